@@ -1,0 +1,88 @@
+//! The wristband itself: the private `user_id` cookie, and the private
+//! `fresh` cookie that says when the password was last typed here.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::time::{Duration, OffsetDateTime};
+
+use crate::config::Settings;
+use crate::users::User;
+
+/// Holds only the user's id, encrypted and authenticated by Rocket.
+pub const USER_COOKIE: &str = "user_id";
+/// Holds `<user id>:<unix time of the last password check>`. Always a
+/// browser-session cookie, so a session restored from a remembered
+/// `user_id` after the browser was closed is never fresh.
+pub const FRESH_COOKIE: &str = "fresh";
+
+/// "No expiry": a browser-session cookie. Saying so explicitly keeps Rocket
+/// from giving private cookies its default one-week `Expires`.
+pub(crate) const BROWSER_SESSION: Option<OffsetDateTime> = None;
+
+/// The attributes every wristband cookie shares, on creation and removal
+/// alike: a removal that differs in `Path` or `Secure` is ignored by browsers.
+///
+/// `SameSite=Lax`, not Rocket's default `Strict`: with `Strict`, following a
+/// link to this site from another one arrives logged out. `Lax` still keeps
+/// the cookie off cross-site POSTs, and CSRF tokens guard the rest.
+fn cookie(name: &'static str, value: String, settings: &Settings) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(settings.secure())
+        .build()
+}
+
+/// Puts the wristband on: the browser is logged in as `user` from the next
+/// request on. `remember` makes it outlast the browser session for
+/// `remember_days`; otherwise it is a browser-session cookie (no `Expires`).
+/// A password login is fresh as of `now`.
+///
+/// ```no_run
+/// # use rocket::http::CookieJar;
+/// # use wristband::{config::Settings, users::User};
+/// # fn handler(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i64) {
+/// wristband::auth::login_user(jar, user, false, settings, now);
+/// # }
+/// ```
+pub fn login_user(jar: &CookieJar<'_>, user: &User, remember: bool, settings: &Settings, now: i64) {
+    let mut wristband = cookie(USER_COOKIE, user.id.to_string(), settings);
+    if remember {
+        let lifetime = Duration::seconds(settings.remember_secs());
+        wristband.set_max_age(lifetime);
+        // Rocket adds a one-week Expires to private cookies that have none;
+        // set it to match Max-Age so both say the same thing.
+        wristband.set_expires(OffsetDateTime::now_utc() + lifetime);
+    } else {
+        wristband.set_expires(BROWSER_SESSION);
+    }
+    jar.add_private(wristband);
+    mark_fresh(jar, user, settings, now);
+}
+
+/// Records that `user` proved their password in this browser at `now`.
+pub fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i64) {
+    let mut fresh = cookie(FRESH_COOKIE, format!("{}:{now}", user.id), settings);
+    fresh.set_expires(BROWSER_SESSION);
+    jar.add_private(fresh);
+}
+
+/// Takes the wristband off: both cookies are removed with the attributes
+/// they were set with.
+pub fn logout_user(jar: &CookieJar<'_>, settings: &Settings) {
+    jar.remove_private(cookie(USER_COOKIE, String::new(), settings));
+    jar.remove_private(cookie(FRESH_COOKIE, String::new(), settings));
+}
+
+/// The user id the wristband names, if it decrypts and parses. Tampered,
+/// truncated or foreign cookies fail decryption and read as `None`.
+pub fn session_user_id(jar: &CookieJar<'_>) -> Option<i64> {
+    jar.get_private(USER_COOKIE)?.value().parse().ok()
+}
+
+/// When `user_id` last proved their password in this browser.
+pub fn fresh_since(jar: &CookieJar<'_>, user_id: i64) -> Option<i64> {
+    let cookie = jar.get_private(FRESH_COOKIE)?;
+    let (id, at) = cookie.value().split_once(':')?;
+    (id.parse::<i64>().ok()? == user_id).then(|| at.parse().ok())?
+}

@@ -1,0 +1,218 @@
+//! CSRF protection for every form: a per-browser secret in a private
+//! cookie, and a masked copy of it in each form's `csrf_token` field.
+
+use rocket::data::{Data, FromData, Outcome as DataOutcome, ToByteUnit};
+use rocket::form::{Form, FromForm};
+use rocket::http::{Cookie, CookieJar, RawStr, SameSite, Status};
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use subtle::ConstantTimeEq;
+
+use crate::config::Settings;
+
+const CSRF_COOKIE: &str = "csrf";
+const SECRET_LEN: usize = 32;
+
+/// The token to put in a form's hidden `csrf_token` field. Each render masks
+/// the browser's secret with fresh random bytes, so the page never carries
+/// the same bytes twice (BREACH-style compression attacks learn nothing).
+#[derive(Debug, Clone)]
+pub struct CsrfToken(String);
+
+impl CsrfToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// This request's secret, read from the cookie or made (and set) once.
+struct Secret([u8; SECRET_LEN]);
+
+fn secret<'a>(req: &'a Request<'_>) -> &'a [u8; SECRET_LEN] {
+    &req.local_cache(|| {
+        let jar = req.cookies();
+        if let Some(secret) = jar.get_private(CSRF_COOKIE).and_then(|c| decode_hex(c.value())) {
+            if let Ok(secret) = <[u8; SECRET_LEN]>::try_from(secret) {
+                return Secret(secret);
+            }
+        }
+        let secret: [u8; SECRET_LEN] = rand::random();
+        let secure = req.rocket().state::<Settings>().map_or(true, Settings::secure);
+        jar.add_private(
+            Cookie::build((CSRF_COOKIE, encode_hex(&secret)))
+                .path("/")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .secure(secure)
+                .expires(crate::auth::cookie::BROWSER_SESSION)
+                .build(),
+        );
+        Secret(secret)
+    })
+    .0
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn mask(secret: &[u8; SECRET_LEN]) -> String {
+    let pad: [u8; SECRET_LEN] = rand::random();
+    let mut token = Vec::with_capacity(2 * SECRET_LEN);
+    token.extend_from_slice(&pad);
+    token.extend(pad.iter().zip(secret).map(|(p, s)| p ^ s));
+    encode_hex(&token)
+}
+
+/// Whether a submitted token unmasks to this browser's secret; compared in
+/// constant time.
+fn matches(secret: &[u8; SECRET_LEN], submitted: &str) -> bool {
+    let Some(token) = decode_hex(submitted) else {
+        return false;
+    };
+    if token.len() != 2 * SECRET_LEN {
+        return false;
+    }
+    let (pad, masked) = token.split_at(SECRET_LEN);
+    let unmasked: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
+    unmasked.ct_eq(secret).into()
+}
+
+/// A fresh token for this browser's forms (creating its secret if needed).
+///
+/// ```no_run
+/// # use rocket::get;
+/// use wristband::auth::CsrfToken;
+/// #[get("/form")]
+/// fn form(csrf: CsrfToken) -> String {
+///     format!(r#"<input type="hidden" name="csrf_token" value="{}">"#, csrf.as_str())
+/// }
+/// ```
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CsrfToken {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        Outcome::Success(CsrfToken(mask(secret(req))))
+    }
+}
+
+/// Whether `jar` already holds a CSRF secret (tests and diagnostics).
+pub fn has_secret(jar: &CookieJar<'_>) -> bool {
+    jar.get_private(CSRF_COOKIE).is_some()
+}
+
+/// A form of type `T` whose `csrf_token` field matched this browser's token.
+/// The token is checked before the other fields, so a forged POST gets 403
+/// however the rest of it looks; then `T` is parsed (422 if it does not fit).
+/// The body must be `application/x-www-form-urlencoded` (else 415), within
+/// the `form` limit (else 413) and UTF-8 (else 400).
+///
+/// ```no_run
+/// # use rocket::{post, FromForm};
+/// use wristband::auth::CsrfForm;
+/// #[derive(FromForm)]
+/// struct Comment { text: String }
+///
+/// #[post("/comment", data = "<form>")]
+/// fn comment(form: CsrfForm<Comment>) -> String {
+///     form.into_inner().text
+/// }
+/// ```
+#[derive(Debug)]
+pub struct CsrfForm<T>(T);
+
+impl<T> CsrfForm<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for CsrfForm<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A form with nothing but its token, for buttons such as "Log out":
+/// `CsrfForm<TokenOnly>`.
+#[derive(Debug, FromForm)]
+pub struct TokenOnly {
+    csrf_token: Option<String>,
+}
+
+#[rocket::async_trait]
+impl<'r, T> FromData<'r> for CsrfForm<T>
+where
+    T: for<'a> FromForm<'a> + Send + 'static,
+{
+    type Error = ();
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> DataOutcome<'r, Self> {
+        if !req.content_type().is_some_and(|ct| ct.is_form()) {
+            return Outcome::Error((Status::UnsupportedMediaType, ()));
+        }
+        let limit = req.limits().get("form").unwrap_or_else(|| 32.kibibytes());
+        let body = match data.open(limit).into_string().await {
+            Ok(body) if body.is_complete() => body.into_inner(),
+            Ok(_) => return Outcome::Error((Status::PayloadTooLarge, ())),
+            // Invalid UTF-8 or a broken connection.
+            Err(_) => return Outcome::Error((Status::BadRequest, ())),
+        };
+        let submitted = Form::<TokenOnly>::parse_encoded(RawStr::new(&body))
+            .ok()
+            .and_then(|f| f.csrf_token);
+        if !submitted.is_some_and(|token| matches(secret(req), &token)) {
+            log::warn!("{} {}: CSRF token missing or wrong", req.method(), req.uri());
+            return Outcome::Error((Status::Forbidden, ()));
+        }
+        match Form::<T>::parse_encoded(RawStr::new(&body)) {
+            Ok(form) => Outcome::Success(CsrfForm(form)),
+            Err(errors) => {
+                log::info!("{} {}: malformed form: {errors}", req.method(), req.uri());
+                Outcome::Error((Status::UnprocessableEntity, ()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_token_matches_only_its_secret() {
+        let secret: [u8; SECRET_LEN] = rand::random();
+        let other: [u8; SECRET_LEN] = rand::random();
+        let token = mask(&secret);
+        assert!(matches(&secret, &token));
+        assert!(!matches(&other, &token));
+        assert_ne!(token, mask(&secret), "each render must differ");
+        assert!(!matches(&secret, ""));
+        assert!(!matches(&secret, &token[..token.len() - 2]));
+        assert!(!matches(&secret, "zz"));
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(decode_hex(&encode_hex(&[0, 1, 254, 255])), Some(vec![0, 1, 254, 255]));
+        assert_eq!(decode_hex("abc"), None);
+        assert_eq!(decode_hex("é1"), None);
+    }
+}

@@ -1,0 +1,67 @@
+//! wristband's reusable core: who is signed in, how they sign in and out,
+//! and the checks every form and redirect goes through. It knows cookies
+//! and guards, not pages.
+//!
+//! Attach [`stage`] (after [`crate::config::stage`] and the database) and
+//! use the guards in your own routes:
+//!
+//! ```no_run
+//! # use rocket::get;
+//! use wristband::auth::{FreshUser, User};
+//!
+//! #[get("/private")]
+//! fn private(user: User) -> String {
+//!     format!("only {} sees this", user.username)
+//! }
+//!
+//! #[get("/public")]
+//! fn public(user: Option<User>) -> &'static str {
+//!     if user.is_some() { "welcome back" } else { "hello, stranger" }
+//! }
+//! ```
+
+pub mod cookie;
+pub mod csrf;
+pub mod guard;
+pub mod password;
+pub mod redirect;
+pub mod unauthorized;
+
+use rocket::fairing::AdHoc;
+use rocket::tokio::task;
+
+pub use crate::users::User;
+pub use cookie::{login_user, logout_user, mark_fresh};
+pub use csrf::{CsrfForm, CsrfToken, TokenOnly};
+pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};
+pub use password::Hasher;
+pub use redirect::SafeRedirect;
+
+use crate::config::Settings;
+
+/// Manages the password hasher (whose dummy hash is made here, once, at the
+/// configured cost) and the load counter, and registers the 401 catcher.
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("wristband auth", |rocket| async {
+        rocket
+            .manage(UserLoads::default())
+            .register("/", rocket::catchers![unauthorized::unauthorized])
+            .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
+                let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {
+                    log::error!("attach wristband::config::stage() before wristband::auth::stage()");
+                    return Err(rocket);
+                };
+                match task::spawn_blocking(move || Hasher::new(cost)).await {
+                    Ok(Ok(hasher)) => Ok(rocket.manage(hasher)),
+                    Ok(Err(e)) => {
+                        log::error!("{e}");
+                        Err(rocket)
+                    }
+                    Err(e) => {
+                        log::error!("password hasher setup panicked: {e}");
+                        Err(rocket)
+                    }
+                }
+            }))
+    })
+}

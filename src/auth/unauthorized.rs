@@ -1,0 +1,61 @@
+//! The one place that answers "you may not see this yet": anonymous
+//! visitors go to the login page, stale sessions to `/reauth`, and API
+//! clients get JSON 401, never a redirect.
+
+use rocket::http::{Method, Status};
+use rocket::request::Request;
+use rocket::response::{Flash, Redirect};
+
+use crate::auth::guard::current_user;
+use crate::auth::redirect::SafeRedirect;
+use crate::error::{self, ErrorResponse};
+
+pub const LOGIN_MESSAGE: &str = "Please log in to access this page.";
+pub const REAUTH_MESSAGE: &str = "Please reauthenticate to access this page.";
+
+/// Where to come back to after logging in: the page itself for GET, and
+/// for a form post the (same-site) page the form was on, since the POST
+/// cannot be replayed by a redirect.
+fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
+    if matches!(req.method(), Method::Get | Method::Head) {
+        return SafeRedirect::parse(&req.uri().to_string());
+    }
+    let referer = url::Url::parse(req.headers().get_one("Referer")?).ok()?;
+    let same_host = match (referer.host_str(), req.host()) {
+        (Some(referer_host), Some(host)) => {
+            referer_host.eq_ignore_ascii_case(host.domain().as_str())
+                && referer.port_or_known_default() == host.port().or(referer.port_or_known_default())
+        }
+        _ => false,
+    };
+    if !same_host {
+        return None;
+    }
+    let mut target = referer.path().to_string();
+    if let Some(query) = referer.query() {
+        target.push('?');
+        target.push_str(query);
+    }
+    SafeRedirect::parse(&target)
+}
+
+fn redirect_with_next(page: &str, next: Option<SafeRedirect>) -> Redirect {
+    match next {
+        Some(next) => Redirect::to(format!("{page}?next={}", next.encoded())),
+        None => Redirect::to(page.to_string()),
+    }
+}
+
+#[rocket::catch(401)]
+pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorResponse> {
+    if error::wants_json(req) {
+        return Err(ErrorResponse(Status::Unauthorized));
+    }
+    let next = return_target(req);
+    let flash = match current_user(req).await {
+        // Signed in, yet refused: the session is not fresh enough.
+        Ok(Some(_)) => Flash::warning(redirect_with_next("/reauth", next), REAUTH_MESSAGE),
+        _ => Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE),
+    };
+    Ok(flash)
+}

@@ -1,0 +1,116 @@
+//! The one error type, and the one place that turns errors and error
+//! statuses into responses: an HTML page for people, JSON for the API.
+
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::{json, Json};
+use rocket::Catcher;
+use rocket_dyn_templates::{context, Template};
+
+/// Everything a request can fail with after its input parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database could not be reached or failed a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The database holds something wristband never writes.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// bcrypt or its worker thread failed.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// The form's `csrf_token` is missing or does not match the browser's.
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    /// Too many failed logins; try again after this many seconds.
+    #[error("login throttled for {retry_after} s")]
+    Throttled { retry_after: i64 },
+}
+
+impl Error {
+    pub fn status(&self) -> Status {
+        match self {
+            Error::Database(_) => Status::ServiceUnavailable,
+            Error::Corrupt(_) | Error::Hashing(_) => Status::InternalServerError,
+            Error::Csrf => Status::Forbidden,
+            Error::Throttled { .. } => Status::TooManyRequests,
+        }
+    }
+}
+
+/// Whether the client asked for JSON: every `/api/...` route, and any
+/// request that prefers `application/json`. Those never get redirects or HTML.
+pub fn wants_json(req: &Request<'_>) -> bool {
+    let path = req.uri().path();
+    path == "/api" || path.starts_with("/api/") || req.accept().is_some_and(|a| a.preferred().is_json())
+}
+
+/// The sentence a person sees for an error status.
+fn message_for(status: Status) -> &'static str {
+    match status.code {
+        400 => "The request could not be understood. Check what you sent and try again.",
+        401 => "Please log in to access this page.",
+        403 => "This form has expired or did not come from this site. Go back, reload the page and try again.",
+        404 => "There is no page at this address.",
+        413 => "That was more data than this form accepts.",
+        415 => "This address accepts only HTML form submissions.",
+        422 => "The form was incomplete or had values of the wrong kind. Go back and fill it in again.",
+        429 => "Too many failed attempts. Wait a little, then try again.",
+        503 => "The service is temporarily unavailable. Please try again in a moment.",
+        _ => "Something went wrong on our side. Please try again.",
+    }
+}
+
+/// The JSON error code: the status's reason phrase in lower case, e.g.
+/// `{"error": "unauthorized"}`.
+fn json_code(status: Status) -> String {
+    status.reason_lossy().to_ascii_lowercase()
+}
+
+/// An error status rendered for whoever asked: JSON for the API, the error
+/// page for browsers.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorResponse(pub Status);
+
+impl<'r> Responder<'r, 'static> for ErrorResponse {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = self.0;
+        let mut response = if wants_json(req) {
+            Json(json!({ "error": json_code(status) })).respond_to(req)?
+        } else {
+            Template::render(
+                "error",
+                context! { status: status.code, reason: status.reason_lossy(), message: message_for(status) },
+            )
+            .respond_to(req)?
+        };
+        response.set_status(status);
+        Ok(response)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Error {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = self.status();
+        if status.code >= 500 {
+            // The person gets a sentence; the log gets the cause.
+            log::error!("{} {}: {self}", req.method(), req.uri());
+        }
+        let mut response = ErrorResponse(status).respond_to(req)?;
+        if let Error::Throttled { retry_after } = self {
+            response.set_header(Header::new("Retry-After", retry_after.max(1).to_string()));
+        }
+        Ok(Response::build_from(response).finalize())
+    }
+}
+
+#[rocket::catch(default)]
+fn default_catcher(status: Status, _req: &Request<'_>) -> ErrorResponse {
+    ErrorResponse(status)
+}
+
+/// Catchers for every error status except 401, which `auth` handles.
+pub fn catchers() -> Vec<Catcher> {
+    rocket::catchers![default_catcher]
+}

@@ -1,0 +1,24 @@
+use rocket::{get, routes, Route};
+use rocket_dyn_templates::{context, Template};
+
+use super::Page;
+use crate::auth::User;
+
+#[get("/")]
+fn index(page: Page<'_>) -> Template {
+    page.render("index", context! {})
+}
+
+#[get("/profile")]
+fn profile(_user: User, page: Page<'_>) -> Template {
+    page.render("profile", context! {})
+}
+
+#[get("/settings")]
+fn settings(_user: User, page: Page<'_>) -> Template {
+    page.render("settings", context! {})
+}
+
+pub fn routes() -> Vec<Route> {
+    routes![index, profile, settings]
+}

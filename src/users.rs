@@ -1,0 +1,238 @@
+//! The user store: the only module that speaks SQL about users, and the
+//! domain types that make invalid usernames and passwords unrepresentable.
+
+use std::fmt;
+
+use serde::Serialize;
+use sqlx::{AnyPool, Row};
+
+use crate::error::Error;
+
+/// A username that passed the rules: 3 to 32 characters of `A-Z a-z 0-9 _ . -`.
+/// It keeps the case it was typed in; uniqueness ignores case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    pub const MIN_CHARS: usize = 3;
+    pub const MAX_CHARS: usize = 32;
+
+    /// Parses a typed username.
+    ///
+    /// ```
+    /// use wristband::users::Username;
+    /// assert!(Username::parse("ada.lovelace").is_ok());
+    /// assert!(Username::parse("no spaces").is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<Username, &'static str> {
+        if raw.is_empty() {
+            return Err("Choose a username.");
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err("Use only letters, digits, '_', '.' and '-'.");
+        }
+        // Only ASCII is left, so bytes are characters.
+        if raw.len() < Self::MIN_CHARS || raw.len() > Self::MAX_CHARS {
+            return Err("Use 3 to 32 characters.");
+        }
+        Ok(Username(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A password that passed the rules: 8 to 72 bytes. bcrypt reads at most 72
+/// bytes, so longer ones are refused rather than silently truncated.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_BYTES: usize = 8;
+    pub const MAX_BYTES: usize = 72;
+
+    /// Parses a typed password.
+    ///
+    /// ```
+    /// use wristband::users::Password;
+    /// assert!(Password::parse("correct horse").is_ok());
+    /// assert!(Password::parse("short").is_err());
+    /// assert!(Password::parse(&"x".repeat(73)).is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<Password, &'static str> {
+        if raw.len() < Self::MIN_BYTES {
+            return Err("Use at least 8 characters.");
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err("Use at most 72 bytes: bcrypt ignores anything longer.");
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A bcrypt hash as stored in the database.
+#[derive(Clone)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    pub fn new(hash: String) -> PasswordHash {
+        PasswordHash(hash)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
+
+/// A signed-in, active user: what the [`User`] guard hands a route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: Username,
+}
+
+/// What login needs to check a password.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: PasswordHash,
+    pub active: bool,
+}
+
+/// Why a new account was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("username taken")]
+    Taken,
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
+    let username: String = row.try_get("username")?;
+    // The database only ever receives parsed usernames; anything else in it
+    // is corruption, reported rather than trusted.
+    let username = Username::parse(&username)
+        .map_err(|_| Error::Corrupt(format!("stored username {username:?} is invalid")))?;
+    Ok(User {
+        id: row.try_get("id")?,
+        username,
+    })
+}
+
+/// The active user with this id, if any. This is the per-request lookup
+/// behind the guards: one primary-key read.
+pub async fn find_active(db: &AnyPool, id: i64) -> Result<Option<User>, Error> {
+    let row = sqlx::query("SELECT id, username FROM users WHERE id = $1 AND active = TRUE")
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(user_from_row).transpose()
+}
+
+/// The account with this username (in any case), active or not.
+pub async fn find_credentials(
+    db: &AnyPool,
+    username: &Username,
+) -> Result<Option<Credentials>, Error> {
+    let row = sqlx::query(
+        "SELECT id, username, password_hash, active FROM users \
+         WHERE lower(username) = lower($1)",
+    )
+    .bind(username.as_str())
+    .fetch_optional(db)
+    .await?;
+    row.map(|row| {
+        Ok(Credentials {
+            user: user_from_row(&row)?,
+            password_hash: PasswordHash::new(row.try_get("password_hash")?),
+            active: row.try_get("active")?,
+        })
+    })
+    .transpose()
+}
+
+/// Creates an account. The unique index on `lower(username)` decides races:
+/// of many simultaneous registrations of one name exactly one wins.
+pub async fn create(
+    db: &AnyPool,
+    username: &Username,
+    hash: &PasswordHash,
+    now: i64,
+) -> Result<User, CreateError> {
+    let result = sqlx::query(
+        "INSERT INTO users (username, password_hash, active, created_at) \
+         VALUES ($1, $2, TRUE, $3) RETURNING id",
+    )
+    .bind(username.as_str())
+    .bind(hash.as_str())
+    .bind(now)
+    .fetch_one(db)
+    .await;
+    match result {
+        Ok(row) => Ok(User {
+            id: row.try_get("id").map_err(Error::from)?,
+            username: username.clone(),
+        }),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(CreateError::Taken),
+        Err(e) => Err(CreateError::Store(e.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_follow_the_contract() {
+        for ok in ["abc", "A_b.c-9", &"x".repeat(32)] {
+            assert!(Username::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "ab", &"x".repeat(33), "a b", "ünï", "a/b", "a@b", "abc\n"] {
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_counted_in_bytes() {
+        assert!(Password::parse(&"é".repeat(36)).is_ok()); // 72 bytes
+        assert!(Password::parse(&"é".repeat(37)).is_err()); // 74 bytes
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let pw = Password::parse("hunter2hunter2").expect("valid");
+        assert!(!format!("{pw:?}").contains("hunter2"));
+        let hash = PasswordHash::new("$2b$04$secret".into());
+        assert!(!format!("{hash:?}").contains("secret"));
+    }
+}
