@@ -25,21 +25,56 @@ impl CsrfToken {
     }
 }
 
-/// This request's secret, read from the cookie or made (and set) once.
-struct Secret([u8; SECRET_LEN]);
+/// One browser's CSRF secret, as kept in its private `csrf` cookie. The
+/// guards below read and check it for you; it is public so that the check
+/// itself can be measured and reused outside a request.
+///
+/// ```
+/// use wristband::auth::CsrfSecret;
+/// let secret = CsrfSecret::random();
+/// let token = secret.token();
+/// assert!(secret.accepts(token.as_str()));
+/// assert!(!CsrfSecret::random().accepts(token.as_str()));
+/// ```
+pub struct CsrfSecret([u8; SECRET_LEN]);
 
-fn secret<'a>(req: &'a Request<'_>) -> &'a [u8; SECRET_LEN] {
-    &req.local_cache(|| {
+impl CsrfSecret {
+    /// A new secret for a browser that has none.
+    pub fn random() -> CsrfSecret {
+        CsrfSecret(rand::random())
+    }
+
+    /// A freshly masked token for a form.
+    pub fn token(&self) -> CsrfToken {
+        CsrfToken(mask(&self.0))
+    }
+
+    /// Whether a submitted `csrf_token` unmasks to this secret (compared in
+    /// constant time).
+    pub fn accepts(&self, submitted: &str) -> bool {
+        matches(&self.0, submitted)
+    }
+}
+
+impl std::fmt::Debug for CsrfSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfSecret(<redacted>)")
+    }
+}
+
+/// This request's secret, read from the cookie or made (and set) once.
+fn secret<'a>(req: &'a Request<'_>) -> &'a CsrfSecret {
+    req.local_cache(|| {
         let jar = req.cookies();
         if let Some(secret) = jar.get_private(CSRF_COOKIE).and_then(|c| decode_hex(c.value())) {
             if let Ok(secret) = <[u8; SECRET_LEN]>::try_from(secret) {
-                return Secret(secret);
+                return CsrfSecret(secret);
             }
         }
-        let secret: [u8; SECRET_LEN] = rand::random();
+        let secret = CsrfSecret::random();
         let secure = req.rocket().state::<Settings>().map_or(true, Settings::secure);
         jar.add_private(
-            Cookie::build((CSRF_COOKIE, encode_hex(&secret)))
+            Cookie::build((CSRF_COOKIE, encode_hex(&secret.0)))
                 .path("/")
                 .http_only(true)
                 .same_site(SameSite::Lax)
@@ -47,9 +82,8 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a [u8; SECRET_LEN] {
                 .expires(crate::auth::cookie::BROWSER_SESSION)
                 .build(),
         );
-        Secret(secret)
+        secret
     })
-    .0
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
@@ -107,7 +141,7 @@ impl<'r> FromRequest<'r> for CsrfToken {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        Outcome::Success(CsrfToken(mask(secret(req))))
+        Outcome::Success(secret(req).token())
     }
 }
 
@@ -178,7 +212,7 @@ where
         let submitted = Form::<TokenOnly>::parse_encoded(RawStr::new(&body))
             .ok()
             .and_then(|f| f.csrf_token);
-        if !submitted.is_some_and(|token| matches(secret(req), &token)) {
+        if !submitted.is_some_and(|token| secret(req).accepts(&token)) {
             log::warn!("{} {}: CSRF token missing or wrong", req.method(), req.uri());
             return Outcome::Error((Status::Forbidden, ()));
         }

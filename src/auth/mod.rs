@@ -32,7 +32,7 @@ use rocket::tokio::task;
 
 pub use crate::users::User;
 pub use cookie::{login_user, logout_user, mark_fresh};
-pub use csrf::{CsrfForm, CsrfToken, TokenOnly};
+pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};
 pub use password::Hasher;
 pub use redirect::SafeRedirect;

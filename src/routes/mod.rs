@@ -4,6 +4,8 @@
 mod account;
 mod api;
 mod assets;
+#[cfg(feature = "bench-routes")]
+mod bench;
 mod pages;
 mod session;
 
@@ -20,7 +22,10 @@ use crate::users::User;
 
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
-    [pages::routes(), session::routes(), account::routes(), api::routes(), assets::routes()].concat()
+    let routes = [pages::routes(), session::routes(), account::routes(), api::routes(), assets::routes()];
+    #[cfg(feature = "bench-routes")]
+    let routes = [routes.concat(), bench::routes()];
+    routes.concat()
 }
 
 /// What every page's layout needs: who is signed in (for the navigation),

@@ -1,0 +1,130 @@
+//! Micro-benchmarks of what every request pays for: the wristband cookie
+//! and the user behind it, the `next` check, the CSRF check and the page
+//! template. `cargo bench --bench hot_path`; the end-to-end figures come
+//! from `benches/run.sh`.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use rocket::http::{Cookie, Status};
+use rocket::local::asynchronous::Client;
+use rocket::tokio::runtime::Runtime;
+use rocket_db_pools::Database;
+use rocket_dyn_templates::{context, Template};
+
+use wristband::auth::{CsrfSecret, Hasher, SafeRedirect};
+use wristband::db::Db;
+use wristband::users::{self, Password, Username};
+use wristband::Clock;
+
+/// The app on a scratch SQLite file, with one user in it.
+struct App {
+    runtime: Runtime,
+    client: Client,
+    user_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn app() -> App {
+    let runtime = Runtime::new().expect("a tokio runtime");
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let url = format!("sqlite://{}", dir.path().join("bench.sqlite").display());
+    let figment = rocket::Config::figment()
+        .merge(("databases.wristband.url", url))
+        .merge(("bcrypt_cost", 4))
+        .merge(("log_level", "off"));
+    let (client, user_id) = runtime.block_on(async {
+        let client = Client::tracked(wristband::build(figment, Clock::system()))
+            .await
+            .expect("the app launches");
+        let db = Db::fetch(client.rocket()).expect("the database is attached");
+        let hash = Hasher::new(4)
+            .expect("a hasher")
+            .hash(&Password::parse("bench password 1").expect("valid"))
+            .await
+            .expect("a hash");
+        let username = Username::parse("bench-user").expect("valid");
+        let user = users::create(db, &username, &hash, 0).await.expect("created");
+        (client, user.id)
+    });
+    App { runtime, client, user_id, _dir: dir }
+}
+
+fn cookie_and_user(c: &mut Criterion, app: &App) {
+    let db = Db::fetch(app.client.rocket()).expect("the database is attached");
+    c.bench_function("user/find_active (SQLite, by primary key)", |b| {
+        b.iter(|| app.runtime.block_on(users::find_active(db, black_box(app.user_id))))
+    });
+    // A whole request through Rocket (no network): the private cookie is
+    // decrypted, the user loaded, and a small JSON body written.
+    c.bench_function("request/GET /api/me (cookie decode + user load)", |b| {
+        b.iter(|| {
+            app.runtime.block_on(async {
+                let response = app
+                    .client
+                    .get("/api/me")
+                    .private_cookie(Cookie::new("user_id", app.user_id.to_string()))
+                    .dispatch()
+                    .await;
+                assert_eq!(response.status(), Status::Ok);
+            })
+        })
+    });
+    c.bench_function("request/GET /profile (+ CSRF token + template)", |b| {
+        b.iter(|| {
+            app.runtime.block_on(async {
+                let response = app
+                    .client
+                    .get("/profile")
+                    .private_cookie(Cookie::new("user_id", app.user_id.to_string()))
+                    .dispatch()
+                    .await;
+                assert_eq!(response.status(), Status::Ok);
+            })
+        })
+    });
+}
+
+fn safe_next(c: &mut Criterion) {
+    c.bench_function("SafeRedirect::parse (local path)", |b| {
+        b.iter(|| SafeRedirect::parse(black_box("/settings?tab=password")))
+    });
+    c.bench_function("SafeRedirect::parse (hostile, double-encoded)", |b| {
+        b.iter(|| SafeRedirect::parse(black_box("/%252F%252Fevil.example")))
+    });
+}
+
+fn csrf(c: &mut Criterion) {
+    let secret = CsrfSecret::random();
+    let token = secret.token();
+    c.bench_function("CsrfSecret::token (mask for a form)", |b| b.iter(|| black_box(&secret).token()));
+    c.bench_function("CsrfSecret::accepts (check a submitted token)", |b| {
+        b.iter(|| black_box(&secret).accepts(black_box(token.as_str())))
+    });
+}
+
+fn template(c: &mut Criterion, app: &App) {
+    let token = CsrfSecret::random().token();
+    c.bench_function("template/profile render", |b| {
+        b.iter(|| {
+            Template::show(
+                app.client.rocket(),
+                "profile",
+                context! {
+                    user: context! { id: app.user_id, username: "bench-user" },
+                    csrf_token: token.as_str(),
+                    flash: Option::<()>::None,
+                },
+            )
+        })
+    });
+}
+
+fn benches(c: &mut Criterion) {
+    let app = app();
+    cookie_and_user(c, &app);
+    safe_next(c);
+    csrf(c);
+    template(c, &app);
+}
+
+criterion_group!(hot_path, benches);
+criterion_main!(hot_path);
