@@ -150,7 +150,7 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
 /// The active user with this id, if any. This is the per-request lookup
 /// behind the guards: one primary-key read.
 pub async fn find_active(db: &AnyPool, id: i64) -> Result<Option<User>, Error> {
-    let row = sqlx::query("SELECT id, username FROM users WHERE id = $1 AND active = TRUE")
+    let row = sqlx::query("SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL")
         .bind(id)
         .fetch_optional(db)
         .await?;
@@ -163,7 +163,7 @@ pub async fn find_credentials(
     username: &Username,
 ) -> Result<Option<Credentials>, Error> {
     let row = sqlx::query(
-        "SELECT id, username, password_hash, active FROM users \
+        "SELECT id, username, password_hash, COALESCE(deactivated_at, 0) AS deactivated_at FROM users \
          WHERE lower(username) = lower($1)",
     )
     .bind(username.as_str())
@@ -173,7 +173,8 @@ pub async fn find_credentials(
         Ok(Credentials {
             user: user_from_row(&row)?,
             password_hash: PasswordHash::new(row.try_get("password_hash")?),
-            active: row.try_get("active")?,
+            // COALESCE, because the Any driver cannot type a NULL column.
+            active: row.try_get::<i64, _>("deactivated_at")? == 0,
         })
     })
     .transpose()
@@ -188,8 +189,8 @@ pub async fn create(
     now: i64,
 ) -> Result<User, CreateError> {
     let result = sqlx::query(
-        "INSERT INTO users (username, password_hash, active, created_at) \
-         VALUES ($1, $2, TRUE, $3) RETURNING id",
+        "INSERT INTO users (username, password_hash, created_at) \
+         VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(username.as_str())
     .bind(hash.as_str())
