@@ -207,6 +207,76 @@ pub async fn create(
     }
 }
 
+/// Replaces an account's password hash.
+pub async fn set_password(db: &AnyPool, id: i64, hash: &PasswordHash) -> Result<(), Error> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash.as_str())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Deactivates (at `now`) or reactivates an account; `false` if there is no
+/// such user. A deactivated user's cookies stop working on the next request.
+pub async fn set_active(db: &AnyPool, username: &Username, active: bool, now: i64) -> Result<bool, Error> {
+    let query = if active {
+        sqlx::query("UPDATE users SET deactivated_at = NULL WHERE lower(username) = lower($1)")
+            .bind(username.as_str())
+    } else {
+        sqlx::query(
+            "UPDATE users SET deactivated_at = $2 \
+             WHERE lower(username) = lower($1) AND deactivated_at IS NULL",
+        )
+        .bind(username.as_str())
+        .bind(now)
+    };
+    let changed = query.execute(db).await?.rows_affected();
+    if changed == 0 && !active {
+        // Already deactivated counts as done, if the user exists.
+        return Ok(find_credentials(db, username).await?.is_some());
+    }
+    Ok(changed > 0)
+}
+
+/// Deletes an account (its login history goes with it, by foreign key).
+/// `false` if there was no such user.
+pub async fn delete(db: &AnyPool, id: i64) -> Result<bool, Error> {
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(deleted > 0)
+}
+
+/// One line of `wristband users list`.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// Every account, oldest first.
+pub async fn list(db: &AnyPool) -> Result<Vec<Account>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, username, COALESCE(deactivated_at, 0) AS deactivated_at, created_at \
+         FROM users ORDER BY id",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Account {
+                user: user_from_row(row)?,
+                active: row.try_get::<i64, _>("deactivated_at")? == 0,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

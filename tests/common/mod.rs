@@ -3,9 +3,13 @@
 //! set) PostgreSQL.
 #![allow(dead_code)] // each test binary uses a different part of it
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use rocket::figment::Figment;
-use rocket::http::{ContentType, Header};
-use rocket::local::asynchronous::{Client, LocalResponse};
+use rocket::http::{ContentType, Cookie, Header, Method};
+use rocket::local::asynchronous::{Client, LocalRequest, LocalResponse};
+use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::{AnyPool, Connection, Executor, PgConnection};
 use wristband::db::Db;
@@ -145,9 +149,13 @@ pub fn figment(url: &str) -> Figment {
         .merge(("log_level", "off"))
 }
 
-/// One browser's view of one running app.
+/// One browser's view of one running app. The browser's cookie jar is kept
+/// here, not by Rocket's tracked client, so that tests can do what browsers
+/// and attackers do: edit a cookie, or close the browser and drop its
+/// session cookies.
 pub struct TestApp {
     pub client: Client,
+    jar: Mutex<BTreeMap<String, Cookie<'static>>>,
     pub clock: Clock,
     pub backend: Backend,
     // Declared last so the app is gone before its database is dropped.
@@ -161,11 +169,20 @@ impl TestApp {
 
     /// An app whose configuration `configure` may change.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+        TestApp::spawn_custom(backend, configure, Vec::new()).await
+    }
+
+    /// An app with extra routes mounted at `/test` (probes for tests).
+    pub async fn spawn_custom(
+        backend: Backend,
+        configure: impl FnOnce(Figment) -> Figment,
+        extra_routes: Vec<rocket::Route>,
+    ) -> TestApp {
         let db = TestDb::create(backend).await;
         let clock = Clock::manual(T0);
-        let rocket = wristband::build(configure(figment(db.url())), clock.clone());
-        let client = Client::tracked(rocket).await.expect("the app launches");
-        TestApp { client, clock, backend, db }
+        let rocket = wristband::build(configure(figment(db.url())), clock.clone()).mount("/test", extra_routes);
+        let client = Client::untracked(rocket).await.expect("the app launches");
+        TestApp { client, jar: Mutex::default(), clock, backend, db }
     }
 
     /// The app's database pool.
@@ -173,26 +190,68 @@ impl TestApp {
         Db::fetch(self.client.rocket()).expect("database attached")
     }
 
+    /// A request carrying this browser's cookies.
+    pub fn request(&self, method: Method, path: &str) -> LocalRequest<'_> {
+        let cookies: Vec<Cookie<'static>> = self.jar().values().cloned().collect();
+        self.client.req(method, path.to_string()).cookies(cookies)
+    }
+
+    /// Sends a request and keeps the cookies the response sets, as a
+    /// browser would.
+    pub async fn send<'c>(&'c self, request: LocalRequest<'c>) -> LocalResponse<'c> {
+        let response = request.dispatch().await;
+        let now = OffsetDateTime::now_utc();
+        let mut jar = self.jar();
+        for header in response.headers().get("Set-Cookie") {
+            let Ok(cookie) = Cookie::parse_encoded(header.to_string()) else { continue };
+            let expired = cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative())
+                || cookie.expires_datetime().is_some_and(|at| at <= now);
+            if expired {
+                jar.remove(cookie.name());
+            } else {
+                jar.insert(cookie.name().to_string(), cookie);
+            }
+        }
+        response
+    }
+
+    fn jar(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Cookie<'static>>> {
+        self.jar.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The value of a cookie this browser holds.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar().get(name).map(|c| c.value().to_string())
+    }
+
+    /// Overwrites (or plants) a cookie in this browser, as an attacker could.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar().insert(name.to_string(), Cookie::new(name.to_string(), value.to_string()));
+    }
+
+    /// Forgets every browser-session cookie, as a browser does when it is
+    /// closed; persistent cookies (with Expires/Max-Age) stay.
+    pub fn restart_browser(&self) {
+        self.jar().retain(|_, c| c.max_age().is_some() || c.expires_datetime().is_some());
+    }
+
     pub async fn get(&self, path: &str) -> LocalResponse<'_> {
-        self.client.get(path.to_string()).dispatch().await
+        self.send(self.request(Method::Get, path)).await
     }
 
     pub async fn get_json(&self, path: &str) -> LocalResponse<'_> {
-        self.client
-            .get(path.to_string())
-            .header(Header::new("Accept", "application/json"))
-            .dispatch()
+        self.send(self.request(Method::Get, path).header(Header::new("Accept", "application/json")))
             .await
+    }
+
+    /// A form POST exactly as given (no token added), not yet sent.
+    pub fn form_request(&self, path: &str, fields: &[(&str, &str)]) -> LocalRequest<'_> {
+        self.request(Method::Post, path).header(ContentType::Form).body(encode_form(fields))
     }
 
     /// Posts a URL-encoded form exactly as given (no token added).
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
-        self.client
-            .post(path.to_string())
-            .header(ContentType::Form)
-            .body(encode_form(fields))
-            .dispatch()
-            .await
+        self.send(self.form_request(path, fields)).await
     }
 
     /// A valid CSRF token for this browser, from a page's hidden field.
@@ -244,20 +303,6 @@ impl TestApp {
     /// The HTML body of `path`.
     pub async fn page(&self, path: &str) -> String {
         self.get(path).await.into_string().await.unwrap_or_default()
-    }
-
-    /// Forgets every browser-session cookie, as a browser does when it is
-    /// closed; persistent cookies (with Expires/Max-Age) stay.
-    pub fn restart_browser(&self) {
-        let jar = self.client.cookies();
-        let session: Vec<String> = jar
-            .iter()
-            .filter(|c| c.max_age().is_none() && c.expires_datetime().is_none())
-            .map(|c| c.name().to_string())
-            .collect();
-        for name in session {
-            jar.remove(name);
-        }
     }
 }
 
