@@ -150,10 +150,11 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
 /// The active user with this id, if any. This is the per-request lookup
 /// behind the guards: one primary-key read.
 pub async fn find_active(db: &AnyPool, id: i64) -> Result<Option<User>, Error> {
-    let row = sqlx::query("SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL")
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
@@ -219,7 +220,12 @@ pub async fn set_password(db: &AnyPool, id: i64, hash: &PasswordHash) -> Result<
 
 /// Deactivates (at `now`) or reactivates an account; `false` if there is no
 /// such user. A deactivated user's cookies stop working on the next request.
-pub async fn set_active(db: &AnyPool, username: &Username, active: bool, now: i64) -> Result<bool, Error> {
+pub async fn set_active(
+    db: &AnyPool,
+    username: &Username,
+    active: bool,
+    now: i64,
+) -> Result<bool, Error> {
     let query = if active {
         sqlx::query("UPDATE users SET deactivated_at = NULL WHERE lower(username) = lower($1)")
             .bind(username.as_str())
@@ -286,7 +292,16 @@ mod tests {
         for ok in ["abc", "A_b.c-9", &"x".repeat(32)] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "ab", &"x".repeat(33), "a b", "ünï", "a/b", "a@b", "abc\n"] {
+        for bad in [
+            "",
+            "ab",
+            &"x".repeat(33),
+            "a b",
+            "ünï",
+            "a/b",
+            "a@b",
+            "abc\n",
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
     }

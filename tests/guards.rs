@@ -32,12 +32,25 @@ async fn anonymous_visitors_are_sent_to_login_and_back(backend: Backend) {
     drop(response);
 
     let login_page = app.page("/login?next=%2Fprofile").await;
-    assert!(login_page.contains("Please log in to access this page."), "{login_page}");
+    assert!(
+        login_page.contains("Please log in to access this page."),
+        "{login_page}"
+    );
     let again = app.page("/login").await;
-    assert!(!again.contains("Please log in to access this page."), "the flash is shown once");
+    assert!(
+        !again.contains("Please log in to access this page."),
+        "the flash is shown once"
+    );
 
     let response = app
-        .post_with_token("/login", &[("username", "ada"), ("password", PASSWORD), ("next", "/profile")])
+        .post_with_token(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("next", "/profile"),
+            ],
+        )
         .await;
     assert_redirect_to(&response, "/profile");
     drop(response);
@@ -65,8 +78,14 @@ async fn the_api_answers_anonymous_callers_with_json(backend: Backend) {
     let response = app.get("/api/me").await;
     assert_eq!(response.status().code, 401);
     assert_eq!(response.headers().get_one("Location"), None);
-    assert_eq!(response.content_type(), Some(rocket::http::ContentType::JSON));
-    assert_eq!(response.into_string().await.as_deref(), Some(r#"{"error":"unauthorized"}"#));
+    assert_eq!(
+        response.content_type(),
+        Some(rocket::http::ContentType::JSON)
+    );
+    assert_eq!(
+        response.into_string().await.as_deref(),
+        Some(r#"{"error":"unauthorized"}"#)
+    );
 }
 
 async fn json_clients_never_get_a_redirect(backend: Backend) {
@@ -75,7 +94,10 @@ async fn json_clients_never_get_a_redirect(backend: Backend) {
         let response = app.get_json(path).await;
         assert_eq!(response.status().code, 401, "{path}");
         assert_eq!(response.headers().get_one("Location"), None);
-        assert_eq!(response.into_string().await.as_deref(), Some(r#"{"error":"unauthorized"}"#));
+        assert_eq!(
+            response.into_string().await.as_deref(),
+            Some(r#"{"error":"unauthorized"}"#)
+        );
     }
 }
 
@@ -134,8 +156,13 @@ async fn cookies_from_another_key_mean_anonymous(backend: Backend) {
 
 async fn a_deleted_users_cookie_is_removed(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    let id: (i64,) = sqlx::query_as("SELECT id FROM users").fetch_one(app.pool()).await.expect("id");
-    assert!(wristband::users::delete(app.pool(), id.0).await.expect("delete"));
+    let id: (i64,) = sqlx::query_as("SELECT id FROM users")
+        .fetch_one(app.pool())
+        .await
+        .expect("id");
+    assert!(wristband::users::delete(app.pool(), id.0)
+        .await
+        .expect("delete"));
 
     let response = app.get("/").await;
     assert_eq!(response.status().code, 200);
@@ -147,7 +174,13 @@ async fn a_deleted_users_cookie_is_removed(backend: Backend) {
 }
 
 #[rocket::get("/probe")]
-fn probe(first: User, again: User, maybe: Option<User>, fresh: Option<FreshUser>, loads: &State<UserLoads>) -> String {
+fn probe(
+    first: User,
+    again: User,
+    maybe: Option<User>,
+    fresh: Option<FreshUser>,
+    loads: &State<UserLoads>,
+) -> String {
     assert_eq!(Some(&first), maybe.as_ref());
     assert_eq!(first, again);
     assert!(fresh.is_some());
@@ -172,7 +205,11 @@ async fn the_user_is_loaded_once_per_request(backend: Backend) {
     assert_eq!(during, before + 1, "four guards, one read");
     // The page itself (layout guard plus the User guard) reads once too.
     app.page("/profile").await;
-    assert_eq!(loads_so_far(&app).await, before + 2, "one for the probe, one for the profile");
+    assert_eq!(
+        loads_so_far(&app).await,
+        before + 2,
+        "one for the probe, one for the profile"
+    );
 }
 
 async fn anonymous_requests_never_touch_the_database(backend: Backend) {
@@ -191,5 +228,8 @@ async fn unknown_pages_get_a_404_page(backend: Backend) {
     assert!(body.contains("There is no page at this address."), "{body}");
     let response = app.get_json("/api/nothing").await;
     assert_eq!(response.status().code, 404);
-    assert_eq!(response.into_string().await.as_deref(), Some(r#"{"error":"not found"}"#));
+    assert_eq!(
+        response.into_string().await.as_deref(),
+        Some(r#"{"error":"not found"}"#)
+    );
 }

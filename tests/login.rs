@@ -31,13 +31,19 @@ async fn login_sets_a_browser_session_wristband(backend: Backend) {
     }
     assert_eq!(attr(cookie, "Expires"), None, "a session cookie: {cookie}");
     assert_eq!(attr(cookie, "Max-Age"), None, "a session cookie: {cookie}");
-    assert!(!has_attr(cookie, "Secure"), "debug profile is plain HTTP: {cookie}");
+    assert!(
+        !has_attr(cookie, "Secure"),
+        "debug profile is plain HTTP: {cookie}"
+    );
     // The value is encrypted: the id is not readable in it.
     let value = cookie.split(';').next().unwrap_or_default();
     assert!(value.len() > "user_id=1".len() + 20, "{value}");
 
     let home = app.page("/").await;
-    assert!(home.contains(r#"<strong id="current-user">ada</strong>"#), "{home}");
+    assert!(
+        home.contains(r#"<strong id="current-user">ada</strong>"#),
+        "{home}"
+    );
 }
 
 async fn remember_me_lasts_remember_days(backend: Backend) {
@@ -47,9 +53,17 @@ async fn remember_me_lasts_remember_days(backend: Backend) {
     let response = app.login_remembered("ada", PASSWORD).await;
     assert_redirect_to(&response, "/");
     let cookie = set_cookie(&response, "user_id").expect("user_id is set");
-    assert_eq!(attr(cookie, "Max-Age"), Some("2592000"), "30 days: {cookie}");
+    assert_eq!(
+        attr(cookie, "Max-Age"),
+        Some("2592000"),
+        "30 days: {cookie}"
+    );
     assert!(attr(cookie, "Expires").is_some(), "{cookie}");
-    assert!(has_attr(cookie, "HttpOnly") && has_attr(cookie, "SameSite=Lax") && has_attr(cookie, "Path=/"));
+    assert!(
+        has_attr(cookie, "HttpOnly")
+            && has_attr(cookie, "SameSite=Lax")
+            && has_attr(cookie, "Path=/")
+    );
 }
 
 async fn remember_days_follows_config(backend: Backend) {
@@ -63,7 +77,10 @@ async fn remember_days_follows_config(backend: Backend) {
 
 /// The login page without its per-render parts (the masked CSRF token).
 fn without_tokens(html: &str) -> String {
-    html.lines().filter(|l| !l.contains("csrf_token")).collect::<Vec<_>>().join("\n")
+    html.lines()
+        .filter(|l| !l.contains("csrf_token"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 async fn wrong_password_and_unknown_user_look_the_same(backend: Backend) {
@@ -74,7 +91,10 @@ async fn wrong_password_and_unknown_user_look_the_same(backend: Backend) {
     assert_eq!(wrong.status().code, 401);
     assert_eq!(set_cookie(&wrong, "user_id"), None);
     let wrong_body = wrong.into_string().await.unwrap_or_default();
-    assert!(wrong_body.contains("Invalid username or password."), "{wrong_body}");
+    assert!(
+        wrong_body.contains("Invalid username or password."),
+        "{wrong_body}"
+    );
 
     let unknown = app.login("nobody", "not the password").await;
     assert_eq!(unknown.status().code, 401);
@@ -93,7 +113,10 @@ async fn failed_login_keeps_the_typed_username(backend: Backend) {
     let response = app.login("someone", "whatever-it-is").await;
     assert_eq!(response.status().code, 401);
     let body = response.into_string().await.unwrap_or_default();
-    assert!(body.contains(r#"name="username" type="text" value="someone""#), "{body}");
+    assert!(
+        body.contains(r#"name="username" type="text" value="someone""#),
+        "{body}"
+    );
     assert_eq!(body.matches("Invalid username or password.").count(), 1);
 }
 
@@ -103,7 +126,11 @@ async fn login_follows_a_safe_next(backend: Backend) {
     let response = app
         .post_with_token(
             "/login",
-            &[("username", "ada"), ("password", PASSWORD), ("next", "/profile?tab=1")],
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("next", "/profile?tab=1"),
+            ],
         )
         .await;
     assert_redirect_to(&response, "/profile?tab=1");
@@ -124,7 +151,10 @@ async fn login_ignores_hostile_next(backend: Backend) {
     ] {
         app.logout().await;
         let response = app
-            .post_with_token("/login", &[("username", "ada"), ("password", PASSWORD), ("next", next)])
+            .post_with_token(
+                "/login",
+                &[("username", "ada"), ("password", PASSWORD), ("next", next)],
+            )
             .await;
         assert_redirect_to(&response, "/");
     }
@@ -134,7 +164,10 @@ async fn login_page_carries_only_a_safe_next(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let page = app.page("/login?next=%2Fprofile").await;
     // Tera's HTML escaping writes '/' as "&#x2F;"; browsers read it back as '/'.
-    assert!(page.contains(r#"<input type="hidden" name="next" value="&#x2F;profile">"#), "{page}");
+    assert!(
+        page.contains(r#"<input type="hidden" name="next" value="&#x2F;profile">"#),
+        "{page}"
+    );
     let page = app.page("/login?next=%2F%2Fevil.example").await;
     assert!(!page.contains(r#"name="next""#), "{page}");
     assert!(!page.contains("evil.example"), "{page}");
@@ -156,7 +189,10 @@ async fn logout_removes_the_wristband(backend: Backend) {
     assert!(removal.starts_with("user_id=;"), "{removal}");
     assert_eq!(attr(removal, "Max-Age"), Some("0"), "{removal}");
     // Browsers only delete a cookie whose Path (and flags) match.
-    assert!(has_attr(removal, "Path=/") && has_attr(removal, "SameSite=Lax"), "{removal}");
+    assert!(
+        has_attr(removal, "Path=/") && has_attr(removal, "SameSite=Lax"),
+        "{removal}"
+    );
     drop(response);
 
     let home = app.page("/").await;
@@ -179,5 +215,8 @@ async fn release_profile_marks_cookies_secure(backend: Backend) {
     drop(response);
     let removal = app.logout().await;
     let cookie = set_cookie(&removal, "user_id").expect("removal");
-    assert!(has_attr(cookie, "Secure"), "the removal matches the original: {cookie}");
+    assert!(
+        has_attr(cookie, "Secure"),
+        "the removal matches the original: {cookie}"
+    );
 }

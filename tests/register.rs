@@ -32,7 +32,10 @@ async fn registering_logs_the_new_user_in(backend: Backend) {
     drop(response);
 
     let home = app.page("/").await;
-    assert!(home.contains("Welcome, grace! Your account is ready."), "{home}");
+    assert!(
+        home.contains("Welcome, grace! Your account is ready."),
+        "{home}"
+    );
     assert!(home.contains(r#"<strong id="current-user">grace</strong>"#));
     let me = app.get("/api/me").await;
     assert_eq!(me.status().code, 200);
@@ -45,15 +48,27 @@ async fn invalid_input_is_shown_next_to_each_field(backend: Backend) {
     let response = app
         .post_with_token(
             "/register",
-            &[("username", "a b"), ("password", "short"), ("password_confirm", "short")],
+            &[
+                ("username", "a b"),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
         )
         .await;
     assert_eq!(response.status().code, 422);
     assert_eq!(set_cookie(&response, "user_id"), None);
     let body = response.into_string().await.unwrap_or_default();
     assert!(body.contains(r#"<p class="field-error" id="username-error">Use only letters, digits, &#x27;_&#x27;, &#x27;.&#x27; and &#x27;-&#x27;.</p>"#), "{body}");
-    assert!(body.contains(r#"<p class="field-error" id="password-error">Use at least 8 characters.</p>"#), "{body}");
-    assert!(body.contains(r#"name="username" type="text" value="a b""#), "the typed username is kept: {body}");
+    assert!(
+        body.contains(
+            r#"<p class="field-error" id="password-error">Use at least 8 characters.</p>"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"name="username" type="text" value="a b""#),
+        "the typed username is kept: {body}"
+    );
     assert_eq!(count_users(&app).await, 0);
 
     let response = app.register("ab", PASSWORD).await;
@@ -67,12 +82,19 @@ async fn mismatched_confirmation_is_refused(backend: Backend) {
     let response = app
         .post_with_token(
             "/register",
-            &[("username", "grace"), ("password", PASSWORD), ("password_confirm", "something else")],
+            &[
+                ("username", "grace"),
+                ("password", PASSWORD),
+                ("password_confirm", "something else"),
+            ],
         )
         .await;
     assert_eq!(response.status().code, 422);
     let body = response.into_string().await.unwrap_or_default();
-    assert!(body.contains(r#"id="password_confirm-error">The passwords do not match.</p>"#), "{body}");
+    assert!(
+        body.contains(r#"id="password_confirm-error">The passwords do not match.</p>"#),
+        "{body}"
+    );
     assert_eq!(count_users(&app).await, 0);
 }
 
@@ -85,7 +107,10 @@ async fn taken_usernames_are_refused_in_any_case(backend: Backend) {
         assert_eq!(set_cookie(&response, "user_id"), None);
         let body = response.into_string().await.unwrap_or_default();
         assert!(body.contains("That username is taken."), "{body}");
-        assert!(body.contains(&format!(r#"type="text" value="{name}""#)), "{body}");
+        assert!(
+            body.contains(&format!(r#"type="text" value="{name}""#)),
+            "{body}"
+        );
     }
     assert_eq!(count_users(&app).await, 1);
 }
@@ -96,7 +121,10 @@ async fn passwords_of_72_bytes_work_and_73_are_refused(backend: Backend) {
     let response = app.register("grace", &too_long).await;
     assert_eq!(response.status().code, 422);
     let body = response.into_string().await.unwrap_or_default();
-    assert!(body.contains("Use at most 72 bytes: bcrypt ignores anything longer."), "{body}");
+    assert!(
+        body.contains("Use at most 72 bytes: bcrypt ignores anything longer."),
+        "{body}"
+    );
     assert_eq!(count_users(&app).await, 0);
 
     // 72 bytes of two-byte characters: 36 characters, still 72 bytes.
@@ -118,11 +146,20 @@ async fn simultaneous_registrations_make_one_account(backend: Backend) {
         let name = if i % 2 == 0 { "racer" } else { "RACER" };
         app.form_request(
             "/register",
-            &[("username", name), ("password", PASSWORD), ("password_confirm", PASSWORD), ("csrf_token", &token)],
+            &[
+                ("username", name),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &token),
+            ],
         )
         .dispatch()
     });
-    let mut codes: Vec<u16> = join_all(attempts).await.iter().map(|r| r.status().code).collect();
+    let mut codes: Vec<u16> = join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().code)
+        .collect();
     codes.sort_unstable();
     assert_eq!(codes, [[303].as_slice(), &[409; 19]].concat());
     assert_eq!(count_users(&app).await, 1);

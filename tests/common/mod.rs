@@ -64,13 +64,22 @@ macro_rules! backend_tests {
 
 /// The PostgreSQL server to make test databases on, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("WRISTBAND_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+    std::env::var("WRISTBAND_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// A database that exists for one test and is gone after it.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { server: String, name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        server: String,
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -125,7 +134,9 @@ impl Drop for TestDb {
                 runtime.block_on(async {
                     let mut admin = PgConnection::connect(&server).await?;
                     admin
-                        .execute(format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str())
+                        .execute(
+                            format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str(),
+                        )
                         .await
                         .map(|_| ())
                 })
@@ -168,7 +179,10 @@ impl TestApp {
     }
 
     /// An app whose configuration `configure` may change.
-    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(Figment) -> Figment,
+    ) -> TestApp {
         TestApp::spawn_custom(backend, configure, Vec::new()).await
     }
 
@@ -180,9 +194,16 @@ impl TestApp {
     ) -> TestApp {
         let db = TestDb::create(backend).await;
         let clock = Clock::manual(T0);
-        let rocket = wristband::build(configure(figment(db.url())), clock.clone()).mount("/test", extra_routes);
+        let rocket = wristband::build(configure(figment(db.url())), clock.clone())
+            .mount("/test", extra_routes);
         let client = Client::untracked(rocket).await.expect("the app launches");
-        TestApp { client, jar: Mutex::default(), clock, backend, db }
+        TestApp {
+            client,
+            jar: Mutex::default(),
+            clock,
+            backend,
+            db,
+        }
     }
 
     /// The app's database pool.
@@ -203,8 +224,12 @@ impl TestApp {
         let now = OffsetDateTime::now_utc();
         let mut jar = self.jar();
         for header in response.headers().get("Set-Cookie") {
-            let Ok(cookie) = Cookie::parse_encoded(header.to_string()) else { continue };
-            let expired = cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative())
+            let Ok(cookie) = Cookie::parse_encoded(header.to_string()) else {
+                continue;
+            };
+            let expired = cookie
+                .max_age()
+                .is_some_and(|age| age.is_zero() || age.is_negative())
                 || cookie.expires_datetime().is_some_and(|at| at <= now);
             if expired {
                 jar.remove(cookie.name());
@@ -216,7 +241,9 @@ impl TestApp {
     }
 
     fn jar(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Cookie<'static>>> {
-        self.jar.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.jar
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The value of a cookie this browser holds.
@@ -226,13 +253,17 @@ impl TestApp {
 
     /// Overwrites (or plants) a cookie in this browser, as an attacker could.
     pub fn set_cookie(&self, name: &str, value: &str) {
-        self.jar().insert(name.to_string(), Cookie::new(name.to_string(), value.to_string()));
+        self.jar().insert(
+            name.to_string(),
+            Cookie::new(name.to_string(), value.to_string()),
+        );
     }
 
     /// Forgets every browser-session cookie, as a browser does when it is
     /// closed; persistent cookies (with Expires/Max-Age) stay.
     pub fn restart_browser(&self) {
-        self.jar().retain(|_, c| c.max_age().is_some() || c.expires_datetime().is_some());
+        self.jar()
+            .retain(|_, c| c.max_age().is_some() || c.expires_datetime().is_some());
     }
 
     pub async fn get(&self, path: &str) -> LocalResponse<'_> {
@@ -240,13 +271,18 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> LocalResponse<'_> {
-        self.send(self.request(Method::Get, path).header(Header::new("Accept", "application/json")))
-            .await
+        self.send(
+            self.request(Method::Get, path)
+                .header(Header::new("Accept", "application/json")),
+        )
+        .await
     }
 
     /// A form POST exactly as given (no token added), not yet sent.
     pub fn form_request(&self, path: &str, fields: &[(&str, &str)]) -> LocalRequest<'_> {
-        self.request(Method::Post, path).header(ContentType::Form).body(encode_form(fields))
+        self.request(Method::Post, path)
+            .header(ContentType::Form)
+            .body(encode_form(fields))
     }
 
     /// Posts a URL-encoded form exactly as given (no token added).
@@ -256,7 +292,12 @@ impl TestApp {
 
     /// A valid CSRF token for this browser, from a page's hidden field.
     pub async fn csrf_token(&self) -> String {
-        let page = self.get("/login").await.into_string().await.expect("login page");
+        let page = self
+            .get("/login")
+            .await
+            .into_string()
+            .await
+            .expect("login page");
         csrf_token_in(&page).expect("the login page has a csrf_token field")
     }
 
@@ -271,7 +312,11 @@ impl TestApp {
     pub async fn register(&self, username: &str, password: &str) -> LocalResponse<'_> {
         self.post_with_token(
             "/register",
-            &[("username", username), ("password", password), ("password_confirm", password)],
+            &[
+                ("username", username),
+                ("password", password),
+                ("password_confirm", password),
+            ],
         )
         .await
     }
@@ -284,7 +329,11 @@ impl TestApp {
     pub async fn login_remembered(&self, username: &str, password: &str) -> LocalResponse<'_> {
         self.post_with_token(
             "/login",
-            &[("username", username), ("password", password), ("remember", "on")],
+            &[
+                ("username", username),
+                ("password", password),
+                ("remember", "on"),
+            ],
         )
         .await
     }
@@ -307,7 +356,9 @@ impl TestApp {
 }
 
 pub fn encode_form(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }
 
 /// The value of the first hidden `csrf_token` field in a page.
@@ -320,13 +371,19 @@ pub fn csrf_token_in(html: &str) -> Option<String> {
 /// The `Set-Cookie` header that sets `name`, if the response has one.
 pub fn set_cookie<'a>(response: &'a LocalResponse<'_>, name: &str) -> Option<&'a str> {
     let prefix = format!("{name}=");
-    response.headers().get("Set-Cookie").find(|h| h.starts_with(&prefix))
+    response
+        .headers()
+        .get("Set-Cookie")
+        .find(|h| h.starts_with(&prefix))
 }
 
 /// Whether a `Set-Cookie` header has an attribute (case-insensitive),
 /// e.g. `HttpOnly` or `SameSite=Lax`.
 pub fn has_attr(set_cookie: &str, attr: &str) -> bool {
-    set_cookie.split(';').skip(1).any(|a| a.trim().eq_ignore_ascii_case(attr))
+    set_cookie
+        .split(';')
+        .skip(1)
+        .any(|a| a.trim().eq_ignore_ascii_case(attr))
 }
 
 /// The value of an attribute such as `Max-Age`, if present.
