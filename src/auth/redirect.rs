@@ -100,7 +100,6 @@ mod tests {
             "/",
             "/profile",
             "/settings?tab=password",
-            "/a/b/c#frag",
             "/%7Euser",
         ] {
             assert_eq!(

@@ -50,7 +50,7 @@ fn redirect_with_next(page: &str, next: Option<SafeRedirect>) -> Redirect {
 #[rocket::catch(401)]
 pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorResponse> {
     if error::wants_json(req) {
-        return Err(ErrorResponse(Status::Unauthorized));
+        return Err(ErrorResponse::new(Status::Unauthorized));
     }
     let next = return_target(req);
     let flash = match current_user(req).await {
