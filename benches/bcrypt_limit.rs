@@ -20,14 +20,32 @@ struct Options {
 }
 
 fn options() -> Result<Options, String> {
-    let mut options = Options { cost: 12, seconds: 5.0, nice: None };
+    let mut options = Options {
+        cost: 12,
+        seconds: 5.0,
+        nice: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
-            "--cost" => options.cost = value("--cost")?.parse().map_err(|e| format!("--cost: {e}"))?,
-            "--seconds" => options.seconds = value("--seconds")?.parse().map_err(|e| format!("--seconds: {e}"))?,
-            "--nice" => options.nice = Some(value("--nice")?.parse().map_err(|e| format!("--nice: {e}"))?),
+            "--cost" => {
+                options.cost = value("--cost")?
+                    .parse()
+                    .map_err(|e| format!("--cost: {e}"))?
+            }
+            "--seconds" => {
+                options.seconds = value("--seconds")?
+                    .parse()
+                    .map_err(|e| format!("--seconds: {e}"))?
+            }
+            "--nice" => {
+                options.nice = Some(
+                    value("--nice")?
+                        .parse()
+                        .map_err(|e| format!("--nice: {e}"))?,
+                )
+            }
             // cargo bench adds `--bench`; anything else is a mistake.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -39,7 +57,8 @@ fn options() -> Result<Options, String> {
 #[cfg(target_os = "linux")]
 fn set_nice(nice: i32) {
     // SAFETY: plain system calls on the calling thread.
-    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+    let result =
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
     if result != 0 {
         eprintln!("setpriority: {}", std::io::Error::last_os_error());
     }
@@ -51,7 +70,12 @@ fn set_nice(_nice: i32) {}
 /// Verifies until the deadline; returns the checks done and the time at
 /// which the last one finished (so a check cut off by the deadline does not
 /// count as time without work).
-fn verify_until(hash: &str, deadline: Instant, start: Instant, nice: Option<i32>) -> (u64, Duration) {
+fn verify_until(
+    hash: &str,
+    deadline: Instant,
+    start: Instant,
+    nice: Option<i32>,
+) -> (u64, Duration) {
     if let Some(nice) = nice {
         set_nice(nice);
     }
@@ -99,7 +123,10 @@ fn main() {
         "{threads} threads, cost {}, {:.1} s{}",
         options.cost,
         options.seconds,
-        options.nice.map(|n| format!(", nice {n}")).unwrap_or_default()
+        options
+            .nice
+            .map(|n| format!(", nice {n}"))
+            .unwrap_or_default()
     );
     println!("bcrypt_verifies_per_sec {rate:.3}");
 }

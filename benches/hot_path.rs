@@ -42,16 +42,26 @@ fn app() -> App {
             .await
             .expect("a hash");
         let username = Username::parse("bench-user").expect("valid");
-        let user = users::create(db, &username, &hash, 0).await.expect("created");
+        let user = users::create(db, &username, &hash, 0)
+            .await
+            .expect("created");
         (client, user.id)
     });
-    App { runtime, client, user_id, _dir: dir }
+    App {
+        runtime,
+        client,
+        user_id,
+        _dir: dir,
+    }
 }
 
 fn cookie_and_user(c: &mut Criterion, app: &App) {
     let db = Db::fetch(app.client.rocket()).expect("the database is attached");
     c.bench_function("user/find_active (SQLite, by primary key)", |b| {
-        b.iter(|| app.runtime.block_on(users::find_active(db, black_box(app.user_id))))
+        b.iter(|| {
+            app.runtime
+                .block_on(users::find_active(db, black_box(app.user_id)))
+        })
     });
     // A whole request through Rocket (no network): the private cookie is
     // decrypted, the user loaded, and a small JSON body written.
@@ -95,7 +105,9 @@ fn safe_next(c: &mut Criterion) {
 fn csrf(c: &mut Criterion) {
     let secret = CsrfSecret::random();
     let token = secret.token();
-    c.bench_function("CsrfSecret::token (mask for a form)", |b| b.iter(|| black_box(&secret).token()));
+    c.bench_function("CsrfSecret::token (mask for a form)", |b| {
+        b.iter(|| black_box(&secret).token())
+    });
     c.bench_function("CsrfSecret::accepts (check a submitted token)", |b| {
         b.iter(|| black_box(&secret).accepts(black_box(token.as_str())))
     });

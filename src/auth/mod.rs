@@ -20,17 +20,22 @@
 //! }
 //! ```
 
+pub mod authenticator;
+pub mod client;
 pub mod cookie;
 pub mod csrf;
 pub mod guard;
 pub mod password;
 pub mod redirect;
+pub mod throttle;
 pub mod unauthorized;
 
 use rocket::fairing::AdHoc;
 use rocket::tokio::task;
 
 pub use crate::users::User;
+pub use authenticator::{Authenticator, LoginOutcome};
+pub use client::ClientInfo;
 pub use cookie::{login_user, logout_user, mark_fresh};
 pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};
@@ -48,7 +53,9 @@ pub fn stage() -> AdHoc {
             .register("/", rocket::catchers![unauthorized::unauthorized])
             .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
                 let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {
-                    log::error!("attach wristband::config::stage() before wristband::auth::stage()");
+                    log::error!(
+                        "attach wristband::config::stage() before wristband::auth::stage()"
+                    );
                     return Err(rocket);
                 };
                 match task::spawn_blocking(move || Hasher::new(cost)).await {

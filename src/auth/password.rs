@@ -9,6 +9,7 @@
 //! priority: the OS lets any page request preempt them, and they still use
 //! every cycle nothing else wants, so logins lose almost no throughput.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -30,6 +31,9 @@ pub struct Hasher {
     /// usernames are checked against it so that they take as long as wrong
     /// passwords: response time must not reveal which usernames exist.
     dummy: PasswordHash,
+    /// bcrypt verifications run so far: shows that throttled attempts cost
+    /// none.
+    verifications: AtomicU64,
     pool: PasswordPool,
 }
 
@@ -42,8 +46,14 @@ impl Hasher {
         Ok(Hasher {
             cost,
             dummy: PasswordHash::new(dummy),
+            verifications: AtomicU64::new(0),
             pool: PasswordPool::start()?,
         })
+    }
+
+    /// How many bcrypt verifications have run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes a new password on the password threads.
@@ -65,8 +75,13 @@ impl Hasher {
     pub async fn verify(&self, typed: &str, stored: Option<&PasswordHash>) -> Result<bool, Error> {
         let (candidate, hash, real) = match (Password::parse(typed), stored) {
             (Ok(password), Some(hash)) => (password.expose().to_string(), hash.clone(), true),
-            _ => ("not the dummy password".to_string(), self.dummy.clone(), false),
+            _ => (
+                "not the dummy password".to_string(),
+                self.dummy.clone(),
+                false,
+            ),
         };
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let matched = self
             .pool
             .run(move || bcrypt::verify(&candidate, hash.as_str()))
@@ -173,8 +188,14 @@ mod tests {
         let hasher = Hasher::new(4).expect("hasher");
         let password = Password::parse("correct horse").expect("valid");
         let hash = hasher.hash(&password).await.expect("hash");
-        assert!(hasher.verify("correct horse", Some(&hash)).await.expect("verify"));
-        assert!(!hasher.verify("correct horsE", Some(&hash)).await.expect("verify"));
+        assert!(hasher
+            .verify("correct horse", Some(&hash))
+            .await
+            .expect("verify"));
+        assert!(!hasher
+            .verify("correct horsE", Some(&hash))
+            .await
+            .expect("verify"));
         assert!(!hasher.verify("correct horse", None).await.expect("verify"));
     }
 
@@ -182,7 +203,10 @@ mod tests {
     async fn text_past_72_bytes_never_matches() {
         let hasher = Hasher::new(4).expect("hasher");
         let exact = "a".repeat(72);
-        let hash = hasher.hash(&Password::parse(&exact).expect("valid")).await.expect("hash");
+        let hash = hasher
+            .hash(&Password::parse(&exact).expect("valid"))
+            .await
+            .expect("hash");
         let longer = format!("{exact}and more");
         assert!(!hasher.verify(&longer, Some(&hash)).await.expect("verify"));
     }
@@ -194,9 +218,7 @@ mod tests {
         // SAFETY: plain system calls on the calling thread.
         let nice = hasher
             .pool
-            .run(|| unsafe {
-                libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
-            })
+            .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) })
             .await
             .expect("ran");
         assert_eq!(nice, PASSWORD_THREAD_NICE);

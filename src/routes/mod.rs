@@ -22,7 +22,13 @@ use crate::users::User;
 
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
-    let routes = [pages::routes(), session::routes(), account::routes(), api::routes(), assets::routes()];
+    let routes = [
+        pages::routes(),
+        session::routes(),
+        account::routes(),
+        api::routes(),
+        assets::routes(),
+    ];
     #[cfg(feature = "bench-routes")]
     let routes = [routes.concat(), bench::routes()];
     routes.concat()
@@ -82,10 +88,28 @@ impl Page<'_> {
             View {
                 user: self.user,
                 csrf_token: self.csrf.as_str(),
-                flash: self.flash.as_ref().map(|f| FlashView { kind: f.kind(), message: f.message() }),
+                flash: self.flash.as_ref().map(|f| FlashView {
+                    kind: f.kind(),
+                    message: f.message(),
+                }),
                 page,
             },
         )
+    }
+}
+
+/// A Unix time as people read it, in UTC: `2026-11-25 19:14 UTC`.
+pub fn format_time(unix: i64) -> String {
+    match rocket::time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => "unknown time".to_string(),
     }
 }
 
