@@ -30,6 +30,9 @@ fn app() -> App {
     let figment = rocket::Config::figment()
         .merge(("databases.wristband.url", url))
         .merge(("bcrypt_cost", 4))
+        // Benches build with optimisations, which selects Rocket's release
+        // profile: it wants a key. This one is not a secret.
+        .merge(("secret_key", "d3Jpc3RiYW5kLWJlbmNoLW5vdC1hLXNlY3JldC0zMmI="))
         .merge(("log_level", "off"));
     let (client, user_id) = runtime.block_on(async {
         let client = Client::tracked(wristband::build(figment, Clock::system()))

@@ -174,15 +174,15 @@ seed() {
   if [[ $backend == sqlite ]]; then
     sqlite3 "${url#sqlite://}" <<SQL
 .timeout 30000
-INSERT INTO users (username, password_hash, active, created_at)
+INSERT INTO users (username, password_hash, created_at)
 WITH RECURSIVE seq(n) AS (SELECT $from UNION ALL SELECT n + 1 FROM seq WHERE n < $to)
-SELECT 'user' || n, (SELECT password_hash FROM users WHERE lower(username) = 'user1'), TRUE, 0 FROM seq;
+SELECT 'user' || n, (SELECT password_hash FROM users WHERE lower(username) = 'user1'), 0 FROM seq;
 ANALYZE;
 SQL
   else
     psql "$url" -qX -v ON_ERROR_STOP=1 <<SQL
-INSERT INTO users (username, password_hash, active, created_at)
-SELECT 'user' || n, h.password_hash, TRUE, 0
+INSERT INTO users (username, password_hash, created_at)
+SELECT 'user' || n, h.password_hash, 0
 FROM generate_series($from, $to) AS n,
      (SELECT password_hash FROM users WHERE lower(username) = 'user1') AS h;
 ANALYZE users;
@@ -195,12 +195,12 @@ query_plans() {
   local backend=$1 url=$2
   if [[ $backend == sqlite ]]; then
     sqlite3 "${url#sqlite://}" \
-      "EXPLAIN QUERY PLAN SELECT id, username FROM users WHERE id = 500000 AND active = TRUE;" \
-      "EXPLAIN QUERY PLAN SELECT id, username, password_hash, active FROM users WHERE lower(username) = lower('user500000');"
+      "EXPLAIN QUERY PLAN SELECT id, username FROM users WHERE id = 500000 AND deactivated_at IS NULL;" \
+      "EXPLAIN QUERY PLAN SELECT id, username, password_hash FROM users WHERE lower(username) = lower('user500000');"
   else
     psql "$url" -qAtX <<'SQL'
-PREPARE by_id(bigint) AS SELECT id, username FROM users WHERE id = $1 AND active = TRUE;
-PREPARE by_name(text) AS SELECT id, username, password_hash, active FROM users WHERE lower(username) = lower($1);
+PREPARE by_id(bigint) AS SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL;
+PREPARE by_name(text) AS SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1);
 SET plan_cache_mode = force_generic_plan;
 EXPLAIN EXECUTE by_id(500000);
 EXPLAIN EXECUTE by_name('user500000');
@@ -309,9 +309,12 @@ bench_backend() {
 
   log "$backend: logging in 8 browsers per server"
   local small_cookies=() big_cookies=() n
-  for n in 1 125 250 375 500 625 750 1000; do small_cookies+=("$(browser_cookie "$small" "user$n")"); done
-  for n in 1 125000 250000 375000 500000 625000 750000 "$BIG_USERS"; do big_cookies+=("$(browser_cookie "$big" "user$n")"); done
-  curl -fs -H "Cookie: ${small_cookies[1]}" "http://127.0.0.1:$small/profile" | grep -q '>user125<' ||
+  # Users spread over the whole table, from the first row to the last.
+  for n in 1 2 3 4 5 6 7 8; do
+    small_cookies+=("$(browser_cookie "$small" "user$((SMALL_USERS * n / 8))")")
+    big_cookies+=("$(browser_cookie "$big" "user$((BIG_USERS * n / 8))")")
+  done
+  curl -fs -H "Cookie: ${small_cookies[7]}" "http://127.0.0.1:$small/profile" | grep -q ">user$SMALL_USERS<" ||
     { echo "GET /profile with a login cookie does not show the user" >&2; exit 1; }
 
   local login_small login_big

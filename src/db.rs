@@ -2,16 +2,18 @@
 //! PostgreSQL: sqlx's `Any` driver picks the backend from the URL, and the
 //! migrations for that dialect run at launch.
 
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rocket::fairing::{self, AdHoc};
 use rocket::figment::Figment;
+use rocket::tokio::sync::{Semaphore, SemaphorePermit};
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 /// The `wristband` database, configured as `databases.wristband`.
 #[derive(Database)]
@@ -44,11 +46,109 @@ impl Backend {
 pub struct DbPool {
     pool: AnyPool,
     backend: Backend,
+    quick: QuickConnections,
 }
 
 impl DbPool {
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A connection for one short query on the hot path (the user lookup
+    /// every signed-in request makes), taken from a few kept aside for it.
+    ///
+    /// Why not the pool: sqlx 0.7's pool pings a connection when it is
+    /// handed back, and (unless turned off) again when it is handed out, so
+    /// one query costs three round trips to the database (for SQLite, to the
+    /// connection's worker thread). These connections skip the pings and
+    /// answer in one. The pings guard against a connection that went bad,
+    /// so instead a connection goes back only after a query on it succeeded
+    /// ([`QuickConnection::keep`]); one dropped unkept (an error, a request
+    /// cancelled mid-query) is closed. Callers retry a failed query on the
+    /// pool, so a connection gone stale (say, the database restarted) costs
+    /// one retry, never an error page.
+    pub async fn quick(&self) -> Result<QuickConnection<'_>, sqlx::Error> {
+        let permit = self
+            .quick
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self
+            .quick
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            // Opened through the pool so it gets the same setup (SQLite's
+            // pragmas), then taken out of the pool's books for good.
+            None => self.pool.acquire().await?.detach(),
+        };
+        Ok(QuickConnection {
+            conn: Some(conn),
+            home: &self.quick,
+            _permit: permit,
+        })
+    }
+}
+
+/// How many connections are kept aside for [`DbPool::quick`]: one per core
+/// is enough to keep the cores busy, since each query is a few microseconds
+/// of database work; requests beyond that wait their turn for a moment.
+fn quick_connection_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
+}
+
+struct QuickConnections {
+    idle: Mutex<Vec<AnyConnection>>,
+    permits: Semaphore,
+}
+
+impl QuickConnections {
+    fn new() -> QuickConnections {
+        let count = quick_connection_count();
+        QuickConnections {
+            idle: Mutex::new(Vec::with_capacity(count)),
+            permits: Semaphore::new(count),
+        }
+    }
+}
+
+/// A connection lent by [`DbPool::quick`]. Call [`keep`](Self::keep) once a
+/// query on it succeeded; dropped otherwise, the connection is closed.
+pub struct QuickConnection<'a> {
+    conn: Option<AnyConnection>,
+    home: &'a QuickConnections,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl QuickConnection<'_> {
+    /// Hands the connection back for the next request.
+    pub fn keep(mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.home
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+        }
+    }
+}
+
+impl Deref for QuickConnection<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        // Only `keep` (which consumes self) takes the connection out.
+        self.conn.as_ref().expect("a quick connection until kept")
+    }
+}
+
+impl DerefMut for QuickConnection<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn.as_mut().expect("a quick connection until kept")
     }
 }
 
@@ -111,6 +211,7 @@ impl rocket_db_pools::Pool for DbPool {
             .min_connections(config.min_connections.unwrap_or_default())
             .acquire_timeout(Duration::from_secs(config.connect_timeout))
             .idle_timeout(config.idle_timeout.map(Duration::from_secs))
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -135,7 +236,11 @@ impl rocket_db_pools::Pool for DbPool {
                 rocket_db_pools::Error::Init(e)
             })?;
 
-        Ok(DbPool { pool, backend })
+        Ok(DbPool {
+            pool,
+            backend,
+            quick: QuickConnections::new(),
+        })
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
@@ -146,6 +251,12 @@ impl rocket_db_pools::Pool for DbPool {
     }
 
     async fn close(&self) {
+        self.quick.permits.close();
+        self.quick
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         self.pool.close().await;
     }
 }

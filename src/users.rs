@@ -155,7 +155,13 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
 
 /// The active user with this id, if any. This is the per-request lookup
 /// behind the guards: one primary-key read.
-pub async fn find_active(db: &AnyPool, id: i64) -> Result<Option<User>, Error> {
+///
+/// Takes any executor: the pool, or a connection from
+/// [`crate::db::DbPool::quick`].
+pub async fn find_active<'e, E>(db: E, id: i64) -> Result<Option<User>, Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row =
         sqlx::query("SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL")
             .bind(id)

@@ -7,6 +7,7 @@ use rocket::http::Status;
 use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
 use rocket_db_pools::Database;
+use sqlx::AnyPool;
 
 use crate::auth::cookie;
 use crate::clock::Clock;
@@ -57,7 +58,7 @@ async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
     if let Some(loads) = req.rocket().state::<UserLoads>() {
         loads.0.fetch_add(1, Ordering::Relaxed);
     }
-    match users::find_active(db, id).await {
+    match find_active(db, id).await {
         Ok(Some(user)) => Ok(Some(user)),
         Ok(None) => {
             // Deleted or deactivated: take the stale wristband off.
@@ -69,6 +70,26 @@ async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
         Err(e) => {
             log::error!("loading user {id} failed: {e}");
             Err(StoreUnavailable)
+        }
+    }
+}
+
+/// One primary-key read on a quick connection (one round trip instead of
+/// three). If the query fails there, the connection is dropped and the pool,
+/// which checks its connections, gets a second try: a kept connection may
+/// have gone stale since its last use.
+async fn find_active(db: &Db, id: i64) -> Result<Option<User>, crate::error::Error> {
+    let mut conn = db.quick().await?;
+    match users::find_active(&mut *conn, id).await {
+        Ok(found) => {
+            conn.keep();
+            Ok(found)
+        }
+        Err(e) => {
+            drop(conn);
+            log::info!("user lookup failed on a kept connection, retrying on the pool: {e}");
+            let pool: &AnyPool = db;
+            users::find_active(pool, id).await
         }
     }
 }
