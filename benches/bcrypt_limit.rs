@@ -3,12 +3,13 @@
 //! compares the server's logins per second with it; no server can beat it.
 //!
 //! ```text
-//! cargo bench --bench bcrypt_limit -- --cost 12 --seconds 5 [--nice 19]
+//! cargo bench --bench bcrypt_limit -- --cost 12 --seconds 5 [--idle]
 //! ```
 //!
-//! `--nice` runs the threads at the same OS priority as the server's
-//! password threads, so both face the same competition from whatever else
-//! the machine runs. Prints one line: `bcrypt_verifies_per_sec <rate>`.
+//! `--idle` runs the threads at the priority of the server's password
+//! threads (nice 19, `SCHED_IDLE`), so both face the same competition from
+//! whatever else the machine runs. Prints one line:
+//! `bcrypt_verifies_per_sec <rate>`.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,36 +17,27 @@ use std::time::{Duration, Instant};
 struct Options {
     cost: u32,
     seconds: f64,
-    nice: Option<i32>,
+    idle: bool,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         cost: 12,
         seconds: 5.0,
-        nice: None,
+        idle: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--cost" => {
-                options.cost = value("--cost")?
-                    .parse()
-                    .map_err(|e| format!("--cost: {e}"))?
+                let value = args.next().ok_or("--cost needs a value")?;
+                options.cost = value.parse().map_err(|e| format!("--cost: {e}"))?;
             }
             "--seconds" => {
-                options.seconds = value("--seconds")?
-                    .parse()
-                    .map_err(|e| format!("--seconds: {e}"))?
+                let value = args.next().ok_or("--seconds needs a value")?;
+                options.seconds = value.parse().map_err(|e| format!("--seconds: {e}"))?;
             }
-            "--nice" => {
-                options.nice = Some(
-                    value("--nice")?
-                        .parse()
-                        .map_err(|e| format!("--nice: {e}"))?,
-                )
-            }
+            "--idle" => options.idle = true,
             // cargo bench adds `--bench`; anything else is a mistake.
             "--bench" => {}
             other => return Err(format!("unknown argument {other}")),
@@ -54,30 +46,36 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
+/// The priority of the server's password threads (src/auth/password.rs).
 #[cfg(target_os = "linux")]
-fn set_nice(nice: i32) {
-    // SAFETY: plain system calls on the calling thread.
-    let result =
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
-    if result != 0 {
-        eprintln!("setpriority: {}", std::io::Error::last_os_error());
+fn lower_priority() {
+    // SAFETY: plain system calls on the calling thread; `param` outlives
+    // the call.
+    let (nice, idle) = unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        let param = libc::sched_param { sched_priority: 0 };
+        (
+            libc::setpriority(libc::PRIO_PROCESS, tid, 19),
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param),
+        )
+    };
+    if nice != 0 || idle != 0 {
+        eprintln!(
+            "cannot lower the priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn set_nice(_nice: i32) {}
+fn lower_priority() {}
 
 /// Verifies until the deadline; returns the checks done and the time at
-/// which the last one finished (so a check cut off by the deadline does not
-/// count as time without work).
-fn verify_until(
-    hash: &str,
-    deadline: Instant,
-    start: Instant,
-    nice: Option<i32>,
-) -> (u64, Duration) {
-    if let Some(nice) = nice {
-        set_nice(nice);
+/// which the last one finished, so the rate counts whole checks over the
+/// time they took (the last one ends a little after the deadline).
+fn verify_until(hash: &str, deadline: Instant, start: Instant, idle: bool) -> (u64, Duration) {
+    if idle {
+        lower_priority();
     }
     let mut done = 0;
     let mut last = Duration::ZERO;
@@ -110,7 +108,7 @@ fn main() {
     let deadline = start + Duration::from_secs_f64(options.seconds);
     let rate: f64 = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
-            .map(|_| scope.spawn(|| verify_until(&hash, deadline, start, options.nice)))
+            .map(|_| scope.spawn(|| verify_until(&hash, deadline, start, options.idle)))
             .collect();
         workers
             .into_iter()
@@ -123,10 +121,7 @@ fn main() {
         "{threads} threads, cost {}, {:.1} s{}",
         options.cost,
         options.seconds,
-        options
-            .nice
-            .map(|n| format!(", nice {n}"))
-            .unwrap_or_default()
+        if options.idle { ", idle priority" } else { "" }
     );
     println!("bcrypt_verifies_per_sec {rate:.3}");
 }

@@ -9,6 +9,7 @@ use rocket::local::asynchronous::Client;
 use rocket::tokio::runtime::Runtime;
 use rocket_db_pools::Database;
 use rocket_dyn_templates::{context, Template};
+use sqlx::AnyPool;
 
 use wristband::auth::{CsrfSecret, Hasher, SafeRedirect};
 use wristband::db::Db;
@@ -60,10 +61,24 @@ fn app() -> App {
 
 fn cookie_and_user(c: &mut Criterion, app: &App) {
     let db = Db::fetch(app.client.rocket()).expect("the database is attached");
-    c.bench_function("user/find_active (SQLite, by primary key)", |b| {
+    let pool: &AnyPool = db;
+    // The same primary-key read two ways: through sqlx's pool (a health
+    // ping before and after each use) and on a kept "quick" connection, as
+    // the guards do it.
+    c.bench_function("user/find_active on the pool (SQLite)", |b| {
         b.iter(|| {
             app.runtime
-                .block_on(users::find_active(db, black_box(app.user_id)))
+                .block_on(users::find_active(pool, black_box(app.user_id)))
+        })
+    });
+    c.bench_function("user/find_active on a quick connection (SQLite)", |b| {
+        b.iter(|| {
+            app.runtime.block_on(async {
+                let mut conn = db.quick().await.expect("a connection");
+                let found = users::find_active(&mut *conn, black_box(app.user_id)).await;
+                conn.keep();
+                found
+            })
         })
     });
     // A whole request through Rocket (no network): the private cookie is
