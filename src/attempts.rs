@@ -87,14 +87,22 @@ pub struct Recorded {
 }
 
 pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
+    // No `None` is ever bound: sqlx's Any driver sends a NULL to PostgreSQL
+    // as an INT4, and the connection's cached statement keeps the types of
+    // its first use. Once a statement was prepared with a NULL user id (an
+    // unknown user) or user agent, every later attempt on that connection
+    // that binds a BIGINT or TEXT there failed ("incorrect binary data
+    // format"), so logins answered 503. Binding 0 and "" and turning them
+    // back into NULL in SQL keeps the types the same every time (ids start
+    // at 1; an empty header says nothing).
     sqlx::query(
         "INSERT INTO login_attempts (user_id, username_key, client_ip, user_agent, outcome, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES (NULLIF($1, 0), $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6)",
     )
-    .bind(attempt.user_id)
+    .bind(attempt.user_id.unwrap_or(0))
     .bind(attempt.username_key)
-    .bind(attempt.client_ip)
-    .bind(attempt.user_agent)
+    .bind(attempt.client_ip.unwrap_or(""))
+    .bind(attempt.user_agent.unwrap_or(""))
     .bind(attempt.outcome.as_str())
     .bind(attempt.at)
     .execute(db)

@@ -211,7 +211,6 @@ impl rocket_db_pools::Pool for DbPool {
             .min_connections(config.min_connections.unwrap_or_default())
             .acquire_timeout(Duration::from_secs(config.connect_timeout))
             .idle_timeout(config.idle_timeout.map(Duration::from_secs))
-            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
