@@ -162,9 +162,10 @@ impl PasswordPool {
 /// Why `SCHED_IDLE` and not only nice 19: a nice-19 thread that is running
 /// keeps its core until its time slice ends (a few milliseconds), so a page
 /// request that wakes up behind it can wait that long, several times over
-/// when it also waits for the database. Measured with PostgreSQL during a
-/// login flood, that put p99 at 30-50 ms. An idle-policy thread is preempted
-/// the moment any normal thread wants its core.
+/// when it also waits for the database. During a login flood on
+/// PostgreSQL, `/profile` p99 measured 28-52 ms with nice 19 alone and
+/// 4-20 ms with `SCHED_IDLE` (benches/PERFORMANCE.md). An idle-policy
+/// thread is preempted the moment any normal thread wants its core.
 #[cfg(target_os = "linux")]
 fn lower_this_threads_priority() {
     // On Linux each thread has its own nice value and policy, addressed by
