@@ -139,7 +139,10 @@ impl rocket_db_pools::Pool for DbPool {
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
-        self.pool.acquire().await.map_err(rocket_db_pools::Error::Get)
+        self.pool
+            .acquire()
+            .await
+            .map_err(rocket_db_pools::Error::Get)
     }
 
     async fn close(&self) {
@@ -191,8 +194,14 @@ mod tests {
     #[test]
     fn sqlite_urls_get_a_create_mode() {
         assert_eq!(with_create_mode("sqlite://w.db"), "sqlite://w.db?mode=rwc");
-        assert_eq!(with_create_mode("sqlite://w.db?mode=ro"), "sqlite://w.db?mode=ro");
-        assert_eq!(with_create_mode("sqlite://w.db?cache=shared"), "sqlite://w.db?cache=shared&mode=rwc");
+        assert_eq!(
+            with_create_mode("sqlite://w.db?mode=ro"),
+            "sqlite://w.db?mode=ro"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://w.db?cache=shared"),
+            "sqlite://w.db?cache=shared&mode=rwc"
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ impl Error {
 /// request that prefers `application/json`. Those never get redirects or HTML.
 pub fn wants_json(req: &Request<'_>) -> bool {
     let path = req.uri().path();
-    path == "/api" || path.starts_with("/api/") || req.accept().is_some_and(|a| a.preferred().is_json())
+    path == "/api"
+        || path.starts_with("/api/")
+        || req.accept().is_some_and(|a| a.preferred().is_json())
 }
 
 /// The sentence a person sees for an error status.

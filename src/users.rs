@@ -150,10 +150,11 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
 /// The active user with this id, if any. This is the per-request lookup
 /// behind the guards: one primary-key read.
 pub async fn find_active(db: &AnyPool, id: i64) -> Result<Option<User>, Error> {
-    let row = sqlx::query("SELECT id, username FROM users WHERE id = $1 AND active = TRUE")
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row =
+        sqlx::query("SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
@@ -163,7 +164,7 @@ pub async fn find_credentials(
     username: &Username,
 ) -> Result<Option<Credentials>, Error> {
     let row = sqlx::query(
-        "SELECT id, username, password_hash, active FROM users \
+        "SELECT id, username, password_hash, COALESCE(deactivated_at, 0) AS deactivated_at FROM users \
          WHERE lower(username) = lower($1)",
     )
     .bind(username.as_str())
@@ -173,7 +174,8 @@ pub async fn find_credentials(
         Ok(Credentials {
             user: user_from_row(&row)?,
             password_hash: PasswordHash::new(row.try_get("password_hash")?),
-            active: row.try_get("active")?,
+            // COALESCE, because the Any driver cannot type a NULL column.
+            active: row.try_get::<i64, _>("deactivated_at")? == 0,
         })
     })
     .transpose()
@@ -188,8 +190,8 @@ pub async fn create(
     now: i64,
 ) -> Result<User, CreateError> {
     let result = sqlx::query(
-        "INSERT INTO users (username, password_hash, active, created_at) \
-         VALUES ($1, $2, TRUE, $3) RETURNING id",
+        "INSERT INTO users (username, password_hash, created_at) \
+         VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(username.as_str())
     .bind(hash.as_str())
@@ -206,6 +208,81 @@ pub async fn create(
     }
 }
 
+/// Replaces an account's password hash.
+pub async fn set_password(db: &AnyPool, id: i64, hash: &PasswordHash) -> Result<(), Error> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash.as_str())
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Deactivates (at `now`) or reactivates an account; `false` if there is no
+/// such user. A deactivated user's cookies stop working on the next request.
+pub async fn set_active(
+    db: &AnyPool,
+    username: &Username,
+    active: bool,
+    now: i64,
+) -> Result<bool, Error> {
+    let query = if active {
+        sqlx::query("UPDATE users SET deactivated_at = NULL WHERE lower(username) = lower($1)")
+            .bind(username.as_str())
+    } else {
+        sqlx::query(
+            "UPDATE users SET deactivated_at = $2 \
+             WHERE lower(username) = lower($1) AND deactivated_at IS NULL",
+        )
+        .bind(username.as_str())
+        .bind(now)
+    };
+    let changed = query.execute(db).await?.rows_affected();
+    if changed == 0 && !active {
+        // Already deactivated counts as done, if the user exists.
+        return Ok(find_credentials(db, username).await?.is_some());
+    }
+    Ok(changed > 0)
+}
+
+/// Deletes an account (its login history goes with it, by foreign key).
+/// `false` if there was no such user.
+pub async fn delete(db: &AnyPool, id: i64) -> Result<bool, Error> {
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(deleted > 0)
+}
+
+/// One line of `wristband users list`.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub user: User,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// Every account, oldest first.
+pub async fn list(db: &AnyPool) -> Result<Vec<Account>, Error> {
+    let rows = sqlx::query(
+        "SELECT id, username, COALESCE(deactivated_at, 0) AS deactivated_at, created_at \
+         FROM users ORDER BY id",
+    )
+    .fetch_all(db)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Account {
+                user: user_from_row(row)?,
+                active: row.try_get::<i64, _>("deactivated_at")? == 0,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,7 +292,16 @@ mod tests {
         for ok in ["abc", "A_b.c-9", &"x".repeat(32)] {
             assert!(Username::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "ab", &"x".repeat(33), "a b", "ünï", "a/b", "a@b", "abc\n"] {
+        for bad in [
+            "",
+            "ab",
+            &"x".repeat(33),
+            "a b",
+            "ünï",
+            "a/b",
+            "a@b",
+            "abc\n",
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
     }

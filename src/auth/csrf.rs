@@ -31,13 +31,19 @@ struct Secret([u8; SECRET_LEN]);
 fn secret<'a>(req: &'a Request<'_>) -> &'a [u8; SECRET_LEN] {
     &req.local_cache(|| {
         let jar = req.cookies();
-        if let Some(secret) = jar.get_private(CSRF_COOKIE).and_then(|c| decode_hex(c.value())) {
+        if let Some(secret) = jar
+            .get_private(CSRF_COOKIE)
+            .and_then(|c| decode_hex(c.value()))
+        {
             if let Ok(secret) = <[u8; SECRET_LEN]>::try_from(secret) {
                 return Secret(secret);
             }
         }
         let secret: [u8; SECRET_LEN] = rand::random();
-        let secure = req.rocket().state::<Settings>().map_or(true, Settings::secure);
+        let secure = req
+            .rocket()
+            .state::<Settings>()
+            .map_or(true, Settings::secure);
         jar.add_private(
             Cookie::build((CSRF_COOKIE, encode_hex(&secret)))
                 .path("/")
@@ -54,10 +60,12 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a [u8; SECRET_LEN] {
 
 fn encode_hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -179,7 +187,11 @@ where
             .ok()
             .and_then(|f| f.csrf_token);
         if !submitted.is_some_and(|token| matches(secret(req), &token)) {
-            log::warn!("{} {}: CSRF token missing or wrong", req.method(), req.uri());
+            log::warn!(
+                "{} {}: CSRF token missing or wrong",
+                req.method(),
+                req.uri()
+            );
             return Outcome::Error((Status::Forbidden, ()));
         }
         match Form::<T>::parse_encoded(RawStr::new(&body)) {
@@ -211,7 +223,10 @@ mod tests {
 
     #[test]
     fn hex_round_trips() {
-        assert_eq!(decode_hex(&encode_hex(&[0, 1, 254, 255])), Some(vec![0, 1, 254, 255]));
+        assert_eq!(
+            decode_hex(&encode_hex(&[0, 1, 254, 255])),
+            Some(vec![0, 1, 254, 255])
+        );
         assert_eq!(decode_hex("abc"), None);
         assert_eq!(decode_hex("é1"), None);
     }

@@ -36,7 +36,9 @@ struct Identity(Result<Option<User>, StoreUnavailable>);
 /// (no cookie, a cookie that does not decrypt, or a user who is gone or
 /// deactivated), `Err` when the database could not answer.
 pub async fn current_user<'r>(req: &'r Request<'_>) -> Result<Option<&'r User>, StoreUnavailable> {
-    let identity = req.local_cache_async(async { Identity(load(req).await) }).await;
+    let identity = req
+        .local_cache_async(async { Identity(load(req).await) })
+        .await;
     match &identity.0 {
         Ok(user) => Ok(user.as_ref()),
         Err(e) => Err(*e),
@@ -118,12 +120,17 @@ impl<'r> FromRequest<'r> for FreshUser {
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
         let user = try_outcome!(req.guard::<User>().await);
-        let (Some(settings), Some(clock)) = (req.rocket().state::<Settings>(), req.rocket().state::<Clock>()) else {
+        let (Some(settings), Some(clock)) = (
+            req.rocket().state::<Settings>(),
+            req.rocket().state::<Clock>(),
+        ) else {
             return Outcome::Forward(Status::Unauthorized);
         };
         let now = clock.now();
         match cookie::fresh_since(req.cookies(), user.id) {
-            Some(at) if at <= now && now - at < settings.fresh_secs() => Outcome::Success(FreshUser(user)),
+            Some(at) if at <= now && now - at < settings.fresh_secs() => {
+                Outcome::Success(FreshUser(user))
+            }
             _ => Outcome::Forward(Status::Unauthorized),
         }
     }

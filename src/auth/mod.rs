@@ -48,7 +48,9 @@ pub fn stage() -> AdHoc {
             .register("/", rocket::catchers![unauthorized::unauthorized])
             .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
                 let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {
-                    log::error!("attach wristband::config::stage() before wristband::auth::stage()");
+                    log::error!(
+                        "attach wristband::config::stage() before wristband::auth::stage()"
+                    );
                     return Err(rocket);
                 };
                 match task::spawn_blocking(move || Hasher::new(cost)).await {

@@ -46,7 +46,11 @@ impl Hasher {
     pub async fn verify(&self, typed: &str, stored: Option<&PasswordHash>) -> Result<bool, Error> {
         let (candidate, hash, real) = match (Password::parse(typed), stored) {
             (Ok(password), Some(hash)) => (password.expose().to_string(), hash.clone(), true),
-            _ => ("not the dummy password".to_string(), self.dummy.clone(), false),
+            _ => (
+                "not the dummy password".to_string(),
+                self.dummy.clone(),
+                false,
+            ),
         };
         let matched = task::spawn_blocking(move || bcrypt::verify(&candidate, hash.as_str()))
             .await
@@ -65,8 +69,14 @@ mod tests {
         let hasher = Hasher::new(4).expect("hasher");
         let password = Password::parse("correct horse").expect("valid");
         let hash = hasher.hash(&password).await.expect("hash");
-        assert!(hasher.verify("correct horse", Some(&hash)).await.expect("verify"));
-        assert!(!hasher.verify("correct horsE", Some(&hash)).await.expect("verify"));
+        assert!(hasher
+            .verify("correct horse", Some(&hash))
+            .await
+            .expect("verify"));
+        assert!(!hasher
+            .verify("correct horsE", Some(&hash))
+            .await
+            .expect("verify"));
         assert!(!hasher.verify("correct horse", None).await.expect("verify"));
     }
 
@@ -74,7 +84,10 @@ mod tests {
     async fn text_past_72_bytes_never_matches() {
         let hasher = Hasher::new(4).expect("hasher");
         let exact = "a".repeat(72);
-        let hash = hasher.hash(&Password::parse(&exact).expect("valid")).await.expect("hash");
+        let hash = hasher
+            .hash(&Password::parse(&exact).expect("valid"))
+            .await
+            .expect("hash");
         let longer = format!("{exact}and more");
         assert!(!hasher.verify(&longer, Some(&hash)).await.expect("verify"));
     }

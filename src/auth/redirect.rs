@@ -74,13 +74,19 @@ fn is_local_path(s: &str) -> bool {
     let bytes = s.as_bytes();
     bytes.first() == Some(&b'/')
         && !matches!(bytes.get(1), Some(b'/' | b'\\'))
-        && !s.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control())
+        && !s
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control())
 }
 
 /// Encodes everything but RFC 3986's unreserved characters.
 pub(crate) fn encode_query_value(value: &str) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
@@ -90,8 +96,18 @@ mod tests {
 
     #[test]
     fn local_paths_are_kept() {
-        for ok in ["/", "/profile", "/settings?tab=password", "/a/b/c#frag", "/%7Euser"] {
-            assert_eq!(SafeRedirect::parse(ok).map(|r| r.0), Some(ok.to_string()), "{ok}");
+        for ok in [
+            "/",
+            "/profile",
+            "/settings?tab=password",
+            "/a/b/c#frag",
+            "/%7Euser",
+        ] {
+            assert_eq!(
+                SafeRedirect::parse(ok).map(|r| r.0),
+                Some(ok.to_string()),
+                "{ok}"
+            );
         }
     }
 

@@ -24,7 +24,8 @@ fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
     let same_host = match (referer.host_str(), req.host()) {
         (Some(referer_host), Some(host)) => {
             referer_host.eq_ignore_ascii_case(host.domain().as_str())
-                && referer.port_or_known_default() == host.port().or(referer.port_or_known_default())
+                && referer.port_or_known_default()
+                    == host.port().or(referer.port_or_known_default())
         }
         _ => false,
     };

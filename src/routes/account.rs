@@ -27,7 +27,10 @@ type FieldErrors = BTreeMap<&'static str, &'static str>;
 
 #[get("/register")]
 fn register_page(page: Page<'_>) -> Template {
-    page.render("register", context! { username: "", errors: FieldErrors::new() })
+    page.render(
+        "register",
+        context! { username: "", errors: FieldErrors::new() },
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -43,12 +46,18 @@ async fn register(
 ) -> Result<Reply, Error> {
     let form = form.into_inner();
     let mut errors = FieldErrors::new();
-    let username = Username::parse(&form.username).map_err(|e| errors.insert("username", e)).ok();
-    let password = Password::parse(&form.password).map_err(|e| errors.insert("password", e)).ok();
+    let username = Username::parse(&form.username)
+        .map_err(|e| errors.insert("username", e))
+        .ok();
+    let password = Password::parse(&form.password)
+        .map_err(|e| errors.insert("password", e))
+        .ok();
     if form.password != form.password_confirm {
         errors.insert("password_confirm", "The passwords do not match.");
     }
-    let form_again = |errors: &FieldErrors| page.render("register", context! { username: &form.username, errors });
+    let form_again = |errors: &FieldErrors| {
+        page.render("register", context! { username: &form.username, errors })
+    };
     let (Some(username), Some(password), true) = (username, password, errors.is_empty()) else {
         return Ok(Reply::Invalid(form_again(&errors)));
     };

@@ -20,7 +20,14 @@ use crate::users::User;
 
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
-    [pages::routes(), session::routes(), account::routes(), api::routes(), assets::routes()].concat()
+    [
+        pages::routes(),
+        session::routes(),
+        account::routes(),
+        api::routes(),
+        assets::routes(),
+    ]
+    .concat()
 }
 
 /// What every page's layout needs: who is signed in (for the navigation),
@@ -77,7 +84,10 @@ impl Page<'_> {
             View {
                 user: self.user,
                 csrf_token: self.csrf.as_str(),
-                flash: self.flash.as_ref().map(|f| FlashView { kind: f.kind(), message: f.message() }),
+                flash: self.flash.as_ref().map(|f| FlashView {
+                    kind: f.kind(),
+                    message: f.message(),
+                }),
                 page,
             },
         )

@@ -28,7 +28,8 @@ struct LoginForm {
 
 /// The `next` worth carrying in the form: only a safe one survives.
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.and_then(SafeRedirect::parse).map(|n| n.as_str().to_string())
+    next.and_then(SafeRedirect::parse)
+        .map(|n| n.as_str().to_string())
 }
 
 #[get("/login?<next>")]
@@ -75,7 +76,11 @@ async fn login(
 }
 
 #[post("/logout", data = "<_form>")]
-fn logout(_form: CsrfForm<TokenOnly>, jar: &CookieJar<'_>, settings: &State<Settings>) -> Flash<Redirect> {
+fn logout(
+    _form: CsrfForm<TokenOnly>,
+    jar: &CookieJar<'_>,
+    settings: &State<Settings>,
+) -> Flash<Redirect> {
     auth::logout_user(jar, settings);
     Flash::success(Redirect::to("/"), "You have been logged out.")
 }

@@ -1,0 +1,149 @@
+//! Every POST needs this browser's CSRF token; without it, 403 and nothing
+//! changes.
+
+mod common;
+
+use common::{set_cookie, Backend, TestApp, PASSWORD};
+
+backend_tests!(
+    forged_registrations_are_refused,
+    forged_logins_are_refused,
+    forged_logouts_are_refused,
+    a_token_from_another_browser_is_refused,
+    a_token_without_its_cookie_is_refused,
+    tokens_differ_per_render_and_all_work,
+    the_403_page_says_what_to_do,
+);
+
+/// Token values that must never pass.
+fn forged_tokens(real: &str) -> Vec<Option<String>> {
+    let mut flipped = real.to_string().into_bytes();
+    flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
+    vec![
+        None,
+        Some(String::new()),
+        Some("0".repeat(128)),
+        Some("not hex at all".into()),
+        Some(real[..64].to_string()),
+        Some(String::from_utf8(flipped).expect("ascii")),
+    ]
+}
+
+fn with_token<'a>(
+    fields: &[(&'a str, &'a str)],
+    token: &'a Option<String>,
+) -> Vec<(&'a str, &'a str)> {
+    let mut fields = fields.to_vec();
+    if let Some(token) = token {
+        fields.push(("csrf_token", token));
+    }
+    fields
+}
+
+async fn forged_registrations_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let real = app.csrf_token().await;
+    let form = [
+        ("username", "mallory"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
+    for token in forged_tokens(&real) {
+        let response = app.post_form("/register", &with_token(&form, &token)).await;
+        assert_eq!(response.status().code, 403, "{token:?}");
+        assert_eq!(set_cookie(&response, "user_id"), None);
+    }
+    let users: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(app.pool())
+        .await
+        .expect("count");
+    assert_eq!(users.0, 0);
+}
+
+async fn forged_logins_are_refused(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    app.logout().await;
+    let real = app.csrf_token().await;
+    let form = [("username", "ada"), ("password", PASSWORD)];
+    for token in forged_tokens(&real) {
+        let response = app.post_form("/login", &with_token(&form, &token)).await;
+        assert_eq!(response.status().code, 403, "{token:?}");
+        assert_eq!(set_cookie(&response, "user_id"), None);
+    }
+    assert!(
+        app.page("/").await.contains(r#"href="/login""#),
+        "still anonymous"
+    );
+}
+
+async fn forged_logouts_are_refused(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let real = app.csrf_token().await;
+    for token in forged_tokens(&real) {
+        let response = app.post_form("/logout", &with_token(&[], &token)).await;
+        assert_eq!(response.status().code, 403, "{token:?}");
+        assert_eq!(set_cookie(&response, "user_id"), None);
+    }
+    assert_eq!(
+        app.get("/profile").await.status().code,
+        200,
+        "still logged in"
+    );
+}
+
+async fn a_token_from_another_browser_is_refused(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let attacker = TestApp::spawn(backend).await;
+    let foreign = attacker.csrf_token().await;
+    let response = app.post_form("/logout", &[("csrf_token", &foreign)]).await;
+    assert_eq!(response.status().code, 403);
+    assert_eq!(app.get("/profile").await.status().code, 200);
+}
+
+async fn a_token_without_its_cookie_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ada", PASSWORD).await;
+    let token = app.csrf_token().await;
+    app.set_cookie("csrf", "forged");
+    let response = app.post_form("/logout", &[("csrf_token", &token)]).await;
+    assert_eq!(response.status().code, 403);
+}
+
+async fn tokens_differ_per_render_and_all_work(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app.csrf_token().await;
+    let second = app.csrf_token().await;
+    assert_ne!(first, second, "masked afresh on every render");
+    let response = app
+        .post_form(
+            "/register",
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &first),
+            ],
+        )
+        .await;
+    assert_eq!(response.status().code, 303);
+    assert_eq!(
+        app.post_form("/logout", &[("csrf_token", &second)])
+            .await
+            .status()
+            .code,
+        303
+    );
+}
+
+async fn the_403_page_says_what_to_do(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .post_form("/login", &[("username", "ada"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(response.status().code, 403);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(
+        body.contains("This form has expired or did not come from this site."),
+        "{body}"
+    );
+}

@@ -1,0 +1,176 @@
+//! Creating accounts.
+
+mod common;
+
+use common::{assert_redirect_to, has_attr, set_cookie, Backend, TestApp, PASSWORD};
+use rocket::futures::future::join_all;
+
+backend_tests!(
+    registering_logs_the_new_user_in,
+    invalid_input_is_shown_next_to_each_field,
+    mismatched_confirmation_is_refused,
+    taken_usernames_are_refused_in_any_case,
+    passwords_of_72_bytes_work_and_73_are_refused,
+    simultaneous_registrations_make_one_account,
+    the_register_page_has_the_contract_fields,
+);
+
+async fn count_users(app: &TestApp) -> i64 {
+    let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(app.pool())
+        .await
+        .expect("count");
+    row.0
+}
+
+async fn registering_logs_the_new_user_in(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.register("grace", PASSWORD).await;
+    assert_redirect_to(&response, "/");
+    let cookie = set_cookie(&response, "user_id").expect("logged in");
+    assert!(has_attr(cookie, "HttpOnly") && has_attr(cookie, "SameSite=Lax"));
+    drop(response);
+
+    let home = app.page("/").await;
+    assert!(
+        home.contains("Welcome, grace! Your account is ready."),
+        "{home}"
+    );
+    assert!(home.contains(r#"<strong id="current-user">grace</strong>"#));
+    let me = app.get("/api/me").await;
+    assert_eq!(me.status().code, 200);
+    let body = me.into_string().await.unwrap_or_default();
+    assert!(body.contains(r#""username":"grace""#), "{body}");
+}
+
+async fn invalid_input_is_shown_next_to_each_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .post_with_token(
+            "/register",
+            &[
+                ("username", "a b"),
+                ("password", "short"),
+                ("password_confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status().code, 422);
+    assert_eq!(set_cookie(&response, "user_id"), None);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(body.contains(r#"<p class="field-error" id="username-error">Use only letters, digits, &#x27;_&#x27;, &#x27;.&#x27; and &#x27;-&#x27;.</p>"#), "{body}");
+    assert!(
+        body.contains(
+            r#"<p class="field-error" id="password-error">Use at least 8 characters.</p>"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"name="username" type="text" value="a b""#),
+        "the typed username is kept: {body}"
+    );
+    assert_eq!(count_users(&app).await, 0);
+
+    let response = app.register("ab", PASSWORD).await;
+    assert_eq!(response.status().code, 422);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(body.contains("Use 3 to 32 characters."), "{body}");
+}
+
+async fn mismatched_confirmation_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app
+        .post_with_token(
+            "/register",
+            &[
+                ("username", "grace"),
+                ("password", PASSWORD),
+                ("password_confirm", "something else"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status().code, 422);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(
+        body.contains(r#"id="password_confirm-error">The passwords do not match.</p>"#),
+        "{body}"
+    );
+    assert_eq!(count_users(&app).await, 0);
+}
+
+async fn taken_usernames_are_refused_in_any_case(backend: Backend) {
+    let app = TestApp::signed_up(backend, "Grace").await;
+    app.logout().await;
+    for name in ["Grace", "grace", "GRACE"] {
+        let response = app.register(name, PASSWORD).await;
+        assert_eq!(response.status().code, 409, "{name}");
+        assert_eq!(set_cookie(&response, "user_id"), None);
+        let body = response.into_string().await.unwrap_or_default();
+        assert!(body.contains("That username is taken."), "{body}");
+        assert!(
+            body.contains(&format!(r#"type="text" value="{name}""#)),
+            "{body}"
+        );
+    }
+    assert_eq!(count_users(&app).await, 1);
+}
+
+async fn passwords_of_72_bytes_work_and_73_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let too_long = "p".repeat(73);
+    let response = app.register("grace", &too_long).await;
+    assert_eq!(response.status().code, 422);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(
+        body.contains("Use at most 72 bytes: bcrypt ignores anything longer."),
+        "{body}"
+    );
+    assert_eq!(count_users(&app).await, 0);
+
+    // 72 bytes of two-byte characters: 36 characters, still 72 bytes.
+    let exact = "é".repeat(36);
+    assert_redirect_to(&app.register("grace", &exact).await, "/");
+    app.logout().await;
+    assert_redirect_to(&app.login("grace", &exact).await, "/");
+    app.logout().await;
+    // bcrypt would truncate; wristband must not accept a longer variant.
+    let longer = format!("{exact}x");
+    assert_eq!(app.login("grace", &longer).await.status().code, 401);
+}
+
+async fn simultaneous_registrations_make_one_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.csrf_token().await;
+    let attempts = (0..20).map(|i| {
+        // Differently cased, all the same name.
+        let name = if i % 2 == 0 { "racer" } else { "RACER" };
+        app.form_request(
+            "/register",
+            &[
+                ("username", name),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .dispatch()
+    });
+    let mut codes: Vec<u16> = join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().code)
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [[303].as_slice(), &[409; 19]].concat());
+    assert_eq!(count_users(&app).await, 1);
+}
+
+async fn the_register_page_has_the_contract_fields(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let response = app.get("/register").await;
+    assert_eq!(response.status().code, 200);
+    let body = response.into_string().await.unwrap_or_default();
+    for field in ["username", "password", "password_confirm", "csrf_token"] {
+        assert!(body.contains(&format!(r#"name="{field}""#)), "{field}");
+    }
+}
