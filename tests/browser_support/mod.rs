@@ -51,7 +51,10 @@ pub fn browser_available(test: &str) -> bool {
     }
     // Straight to stderr: libtest captures `println!` of passing tests, and
     // a skip nobody sees looks like a pass.
-    let _ = writeln!(std::io::stderr(), "skipped {test}: {reason} (install chromium and chromium-driver)");
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped {test}: {reason} (install chromium and chromium-driver)"
+    );
     false
 }
 
@@ -64,18 +67,30 @@ fn find_on_path(program: &str) -> Option<PathBuf> {
 
 /// Waits up to `timeout` for `file` to contain a line with `marker`, and
 /// returns the rest of that line. Gives up early when `child` exits.
-fn wait_for_line(child: &mut Child, file: &Path, marker: &str, timeout: Duration) -> Result<String, String> {
+fn wait_for_line(
+    child: &mut Child,
+    file: &Path,
+    marker: &str,
+    timeout: Duration,
+) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     loop {
         let text = fs::read_to_string(file).unwrap_or_default();
-        if let Some(rest) = text.lines().find_map(|line| line.split_once(marker).map(|(_, rest)| rest)) {
+        if let Some(rest) = text
+            .lines()
+            .find_map(|line| line.split_once(marker).map(|(_, rest)| rest))
+        {
             return Ok(rest.trim().to_string());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("exited with {status} before saying {marker:?}:\n{text}"));
+            return Err(format!(
+                "exited with {status} before saying {marker:?}:\n{text}"
+            ));
         }
         if Instant::now() > deadline {
-            return Err(format!("did not say {marker:?} within {timeout:?}:\n{text}"));
+            return Err(format!(
+                "did not say {marker:?} within {timeout:?}:\n{text}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -118,7 +133,10 @@ impl App {
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_PORT", "0")
             .env("ROCKET_TEMPLATE_DIR", manifest.join("templates"))
-            .env("ROCKET_DATABASES", format!("{{wristband={{url=\"sqlite://{}\"}}}}", db.display()))
+            .env(
+                "ROCKET_DATABASES",
+                format!("{{wristband={{url=\"sqlite://{}\"}}}}", db.display()),
+            )
             .env("ROCKET_BCRYPT_COST", "4")
             // The release profile logs only critical messages; the launch line
             // (which carries the port) and request lines help when a test fails.
@@ -129,7 +147,12 @@ impl App {
             .stderr(log_file)
             .spawn()
             .expect("start the wristband binary");
-        let launched = wait_for_line(&mut child, &log, "Rocket has launched from ", STARTUP_TIMEOUT);
+        let launched = wait_for_line(
+            &mut child,
+            &log,
+            "Rocket has launched from ",
+            STARTUP_TIMEOUT,
+        );
         let origin = match launched {
             Ok(origin) => origin,
             Err(why) => {
@@ -138,8 +161,16 @@ impl App {
                 panic!("wristband {why}");
             }
         };
-        assert!(origin.starts_with("http://127.0.0.1:"), "unexpected launch address {origin}");
-        App { child, log, origin, dir }
+        assert!(
+            origin.starts_with("http://127.0.0.1:"),
+            "unexpected launch address {origin}"
+        );
+        App {
+            child,
+            log,
+            origin,
+            dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -185,8 +216,13 @@ impl Driver {
             .stderr(log_file)
             .spawn()
             .expect("start chromedriver");
-        let port = wait_for_line(&mut child, &log, "was started successfully on port ", STARTUP_TIMEOUT)
-            .map(|rest| rest.trim_end_matches('.').to_string());
+        let port = wait_for_line(
+            &mut child,
+            &log,
+            "was started successfully on port ",
+            STARTUP_TIMEOUT,
+        )
+        .map(|rest| rest.trim_end_matches('.').to_string());
         let driver = |port: String| Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -301,13 +337,20 @@ impl Browser {
 
     /// Opens an absolute URL (another site, a `data:` page).
     pub async fn goto_url(&self, url: &str) {
-        self.client().goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
+        self.client()
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
     /// The current page's path and query, e.g. `/login?next=%2Fprofile`.
     pub async fn location(&self) -> String {
         let url = self.client().current_url().await.expect("current URL");
-        assert_eq!(url.origin().ascii_serialization(), self.origin, "left the app: {url}");
+        assert_eq!(
+            url.origin().ascii_serialization(),
+            self.origin,
+            "left the app: {url}"
+        );
         match url.query() {
             Some(query) => format!("{}?{query}", url.path()),
             None => url.path().to_string(),
@@ -369,7 +412,11 @@ impl Browser {
 
     /// How many elements match `css`, without waiting for one to appear.
     pub async fn count(&self, css: &str) -> usize {
-        self.client().find_all(Locator::Css(css)).await.expect("find_all").len()
+        self.client()
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+            .len()
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -378,7 +425,12 @@ impl Browser {
 
     /// The current value of a form field (the property, not the attribute).
     pub async fn value(&self, css: &str) -> String {
-        self.find(css).await.prop("value").await.expect("value").unwrap_or_default()
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
@@ -387,29 +439,86 @@ impl Browser {
         field.send_keys(text).await.expect("type into field");
     }
 
-    pub async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click {css:?}: {e}"));
+    /// Clicks what submits a form or follows a link, and waits for the page
+    /// it leads to (after any redirects) to have loaded.
+    pub async fn click_to_navigate(&self, css: &str) {
+        let target = self.find(css).await;
+        self.mark_page().await;
+        target
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css:?}: {e}"));
+        self.wait_for_new_page().await;
+    }
+
+    /// Tags the current document, so [`Self::wait_for_new_page`] can tell
+    /// it from the next one. A click does not wait for the navigation it
+    /// starts, and the old page (even its URL, when a form posts to the page
+    /// it is on) would otherwise pass for the new one.
+    pub async fn mark_page(&self) {
+        self.client()
+            .execute("window.wristbandOldPage = true;", vec![])
+            .await
+            .expect("mark the page");
+    }
+
+    /// Waits until the marked document has been replaced and the new one
+    /// has loaded.
+    pub async fn wait_for_new_page(&self) {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            // Errors are expected while the navigation is under way.
+            let loaded = self
+                .client()
+                .execute(
+                    "return window.wristbandOldPage === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(loaded, Ok(Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page loaded within {WAIT_TIMEOUT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Presses keys on whatever has focus, as a keyboard does: no element is
     /// targeted (unlike `send_keys`, which focuses its element first).
     pub async fn press(&self, keys: &str) {
-        let actions = keys.chars().fold(KeyActions::new("keyboard".to_string()), |seq, key| {
-            seq.then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key })
-        });
-        self.client().perform_actions(actions).await.expect("press keys");
+        let actions = keys
+            .chars()
+            .fold(KeyActions::new("keyboard".to_string()), |seq, key| {
+                seq.then(KeyAction::Down { value: key })
+                    .then(KeyAction::Up { value: key })
+            });
+        self.client()
+            .perform_actions(actions)
+            .await
+            .expect("press keys");
         self.client().release_actions().await.expect("release keys");
     }
 
     /// The `id` of the focused element.
     pub async fn focused_id(&self) -> String {
-        let focused = self.client().active_element().await.expect("active element");
+        let focused = self
+            .client()
+            .active_element()
+            .await
+            .expect("active element");
         focused.attr("id").await.expect("id").unwrap_or_default()
     }
 
     /// The visible text of the focused element (for buttons without an id).
     pub async fn focused_text(&self) -> String {
-        let focused = self.client().active_element().await.expect("active element");
+        let focused = self
+            .client()
+            .active_element()
+            .await
+            .expect("active element");
         focused.text().await.expect("text")
     }
 
@@ -422,7 +531,11 @@ impl Browser {
 
     /// What page scripts can see of the cookies (`HttpOnly` ones are hidden).
     pub async fn document_cookie(&self) -> String {
-        let value = self.client().execute("return document.cookie;", vec![]).await.expect("document.cookie");
+        let value = self
+            .client()
+            .execute("return document.cookie;", vec![])
+            .await
+            .expect("document.cookie");
         value.as_str().unwrap_or_default().to_string()
     }
 
@@ -438,7 +551,10 @@ impl Browser {
     }
 
     pub async fn switch_to(&self, window: fantoccini::wd::WindowHandle) {
-        self.client().switch_to_window(window).await.expect("switch tab");
+        self.client()
+            .switch_to_window(window)
+            .await
+            .expect("switch tab");
     }
 
     /// Saves the current page as `target/screenshots/<test>-<step>.png`.
@@ -455,7 +571,8 @@ impl Browser {
         self.fill("#username", username).await;
         self.fill("#password", password).await;
         self.fill("#password_confirm", password).await;
-        self.click("form[action='/register'] button[type=submit]").await;
+        self.click_to_navigate("form[action='/register'] button[type=submit]")
+            .await;
         self.wait_for_location("/").await;
     }
 
@@ -467,7 +584,8 @@ impl Browser {
         if checkbox.is_selected().await.expect("checkbox state") != remember {
             checkbox.click().await.expect("toggle remember me");
         }
-        self.click("form[action='/login'] button[type=submit]").await;
+        self.click_to_navigate("form[action='/login'] button[type=submit]")
+            .await;
     }
 
     pub async fn login(&self, username: &str, password: &str, remember: bool) {
@@ -478,7 +596,8 @@ impl Browser {
 
     /// Clicks the navigation's "Log out" button.
     pub async fn logout(&self) {
-        self.click("form[action='/logout'] button[type=submit]").await;
+        self.click_to_navigate("form[action='/logout'] button[type=submit]")
+            .await;
         self.wait_for_location("/").await;
     }
 }
@@ -534,11 +653,16 @@ async fn wait_until_gone(pid: u32) {
     loop {
         let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // The state follows the parenthesised command name: "pid (comm) S ...".
-        let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+        let state = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.chars().next());
         if matches!(state, None | Some('Z') | Some('X')) {
             return;
         }
-        assert!(Instant::now() < deadline, "Chromium (pid {pid}) did not exit");
+        assert!(
+            Instant::now() < deadline,
+            "Chromium (pid {pid}) did not exit"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
