@@ -1,9 +1,11 @@
 //! The one error type, and the one place that turns errors and error
 //! statuses into responses: an HTML page for people, JSON for the API.
 
+use std::borrow::Cow;
+
 use rocket::http::{Header, Status};
 use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
+use rocket::response::{self, Responder};
 use rocket::serde::json::{json, Json};
 use rocket::Catcher;
 use rocket_dyn_templates::{context, Template};
@@ -72,18 +74,39 @@ fn json_code(status: Status) -> String {
 
 /// An error status rendered for whoever asked: JSON for the API, the error
 /// page for browsers.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorResponse(pub Status);
+#[derive(Debug, Clone)]
+pub struct ErrorResponse {
+    status: Status,
+    message: Cow<'static, str>,
+}
+
+impl ErrorResponse {
+    /// The status with its standard sentence.
+    pub fn new(status: Status) -> ErrorResponse {
+        ErrorResponse {
+            status,
+            message: Cow::Borrowed(message_for(status)),
+        }
+    }
+
+    /// The status with a sentence of the caller's.
+    pub fn with_message(status: Status, message: impl Into<Cow<'static, str>>) -> ErrorResponse {
+        ErrorResponse {
+            status,
+            message: message.into(),
+        }
+    }
+}
 
 impl<'r> Responder<'r, 'static> for ErrorResponse {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let status = self.0;
+        let status = self.status;
         let mut response = if wants_json(req) {
             Json(json!({ "error": json_code(status) })).respond_to(req)?
         } else {
             Template::render(
                 "error",
-                context! { status: status.code, reason: status.reason_lossy(), message: message_for(status) },
+                context! { status: status.code, reason: status.reason_lossy(), message: self.message },
             )
             .respond_to(req)?
         };
@@ -99,17 +122,26 @@ impl<'r> Responder<'r, 'static> for Error {
             // The person gets a sentence; the log gets the cause.
             log::error!("{} {}: {self}", req.method(), req.uri());
         }
-        let mut response = ErrorResponse(status).respond_to(req)?;
-        if let Error::Throttled { retry_after } = self {
-            response.set_header(Header::new("Retry-After", retry_after.max(1).to_string()));
+        match self {
+            Error::Throttled { retry_after } => {
+                let retry_after = retry_after.max(1);
+                let minutes = (retry_after + 59) / 60;
+                let plural = if minutes == 1 { "" } else { "s" };
+                let message = format!(
+                    "Too many failed attempts. For your security, try again in {minutes} minute{plural}."
+                );
+                let mut response = ErrorResponse::with_message(status, message).respond_to(req)?;
+                response.set_header(Header::new("Retry-After", retry_after.to_string()));
+                Ok(response)
+            }
+            _ => ErrorResponse::new(status).respond_to(req),
         }
-        Ok(Response::build_from(response).finalize())
     }
 }
 
 #[rocket::catch(default)]
 fn default_catcher(status: Status, _req: &Request<'_>) -> ErrorResponse {
-    ErrorResponse(status)
+    ErrorResponse::new(status)
 }
 
 /// Catchers for every error status except 401, which `auth` handles.

@@ -4,6 +4,7 @@
 //! your user id), show it on every page, toss it when you leave. [`rocket`]
 //! builds the whole app; [`auth`] is the reusable core.
 
+pub mod attempts;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -135,6 +135,12 @@ pub enum CreateError {
     Store(#[from] Error),
 }
 
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        CreateError::Store(e.into())
+    }
+}
+
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
     let username: String = row.try_get("username")?;
     // The database only ever receives parsed usernames; anything else in it

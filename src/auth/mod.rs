@@ -20,17 +20,22 @@
 //! }
 //! ```
 
+pub mod authenticator;
+pub mod client;
 pub mod cookie;
 pub mod csrf;
 pub mod guard;
 pub mod password;
 pub mod redirect;
+pub mod throttle;
 pub mod unauthorized;
 
 use rocket::fairing::AdHoc;
 use rocket::tokio::task;
 
 pub use crate::users::User;
+pub use authenticator::{Authenticator, LoginOutcome};
+pub use client::ClientInfo;
 pub use cookie::{login_user, logout_user, mark_fresh};
 pub use csrf::{CsrfForm, CsrfToken, TokenOnly};
 pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};

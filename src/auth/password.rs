@@ -1,6 +1,8 @@
 //! bcrypt, kept off the async workers, with equal work whether or not the
 //! account exists.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rocket::tokio::task;
 
 use crate::error::Error;
@@ -13,6 +15,9 @@ pub struct Hasher {
     /// usernames are checked against it so that they take as long as wrong
     /// passwords: response time must not reveal which usernames exist.
     dummy: PasswordHash,
+    /// bcrypt verifications run so far: shows that throttled attempts cost
+    /// none.
+    verifications: AtomicU64,
 }
 
 impl Hasher {
@@ -24,7 +29,13 @@ impl Hasher {
         Ok(Hasher {
             cost,
             dummy: PasswordHash::new(dummy),
+            verifications: AtomicU64::new(0),
         })
+    }
+
+    /// How many bcrypt verifications have run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes a new password on the blocking pool.
@@ -52,6 +63,7 @@ impl Hasher {
                 false,
             ),
         };
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let matched = task::spawn_blocking(move || bcrypt::verify(&candidate, hash.as_str()))
             .await
             .map_err(|e| Error::Hashing(e.to_string()))?

@@ -6,8 +6,10 @@ use rocket::http::{Method, Status};
 use rocket::request::Request;
 use rocket::response::{Flash, Redirect};
 
+use crate::auth::cookie;
 use crate::auth::guard::current_user;
 use crate::auth::redirect::SafeRedirect;
+use crate::config::Settings;
 use crate::error::{self, ErrorResponse};
 
 pub const LOGIN_MESSAGE: &str = "Please log in to access this page.";
@@ -21,14 +23,17 @@ fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
         return SafeRedirect::parse(&req.uri().to_string());
     }
     let referer = url::Url::parse(req.headers().get_one("Referer")?).ok()?;
-    let same_host = match (referer.host_str(), req.host()) {
-        (Some(referer_host), Some(host)) => {
-            referer_host.eq_ignore_ascii_case(host.domain().as_str())
-                && referer.port_or_known_default()
-                    == host.port().or(referer.port_or_known_default())
-        }
-        _ => false,
+    // The Host the browser used, as Rocket parsed it (servers) or as sent.
+    let host = req
+        .host()
+        .map(ToString::to_string)
+        .or_else(|| req.headers().get_one("Host").map(str::to_string))?;
+    let referer_authority = match (referer.host_str(), referer.port()) {
+        (Some(h), Some(port)) => format!("{h}:{port}"),
+        (Some(h), None) => h.to_string(),
+        (None, _) => return None,
     };
+    let same_host = referer_authority.eq_ignore_ascii_case(&host);
     if !same_host {
         return None;
     }
@@ -50,13 +55,23 @@ fn redirect_with_next(page: &str, next: Option<SafeRedirect>) -> Redirect {
 #[rocket::catch(401)]
 pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorResponse> {
     if error::wants_json(req) {
-        return Err(ErrorResponse(Status::Unauthorized));
+        return Err(ErrorResponse::new(Status::Unauthorized));
     }
     let next = return_target(req);
     let flash = match current_user(req).await {
         // Signed in, yet refused: the session is not fresh enough.
         Ok(Some(_)) => Flash::warning(redirect_with_next("/reauth", next), REAUTH_MESSAGE),
-        _ => Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE),
+        identity => {
+            // Rocket drops the cookie changes a failed request made before
+            // its catcher runs; a wristband naming a gone or deactivated
+            // user must still come off.
+            if matches!(identity, Ok(None)) && cookie::session_user_id(req.cookies()).is_some() {
+                if let Some(settings) = req.rocket().state::<Settings>() {
+                    cookie::logout_user(req.cookies(), settings);
+                }
+            }
+            Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE)
+        }
     };
     Ok(flash)
 }

@@ -14,11 +14,6 @@ fn profile(_user: User, page: Page<'_>) -> Template {
     page.render("profile", context! {})
 }
 
-#[get("/settings")]
-fn settings(_user: User, page: Page<'_>) -> Template {
-    page.render("settings", context! {})
-}
-
 pub fn routes() -> Vec<Route> {
-    routes![index, profile, settings]
+    routes![index, profile]
 }

@@ -214,7 +214,11 @@ impl TestApp {
     /// A request carrying this browser's cookies.
     pub fn request(&self, method: Method, path: &str) -> LocalRequest<'_> {
         let cookies: Vec<Cookie<'static>> = self.jar().values().cloned().collect();
-        self.client.req(method, path.to_string()).cookies(cookies)
+        let remote = std::net::SocketAddr::from(([127, 0, 0, 1], 50_000));
+        self.client
+            .req(method, path.to_string())
+            .cookies(cookies)
+            .remote(remote)
     }
 
     /// Sends a request and keeps the cookies the response sets, as a
