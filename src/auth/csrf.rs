@@ -43,7 +43,7 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a [u8; SECRET_LEN] {
         let secure = req
             .rocket()
             .state::<Settings>()
-            .map_or(true, Settings::secure);
+            .is_none_or(Settings::secure);
         jar.add_private(
             Cookie::build((CSRF_COOKIE, encode_hex(&secret)))
                 .path("/")
@@ -69,7 +69,7 @@ fn encode_hex(bytes: &[u8]) -> String {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
