@@ -20,9 +20,9 @@ use rocket::time::OffsetDateTime;
 
 const PASSWORD: &str = "correct horse battery";
 
-/// The flash message of the page, if any.
+/// The page's flash message (shown above the content).
 async fn flash(browser: &Browser) -> String {
-    browser.text(".flash").await
+    browser.text("main > .flash").await
 }
 
 /// Starts the app and a browser for `test`, or says why it cannot.
@@ -220,11 +220,7 @@ async fn change_password(browser: &Browser, current: &str, new: &str) {
         .await;
 }
 
-/// PENDING the lead's `/reauth` and `POST /settings/password` on main; run
-/// with `cargo test --test browser -- --ignored` and drop the `ignore` once
-/// main is merged in.
 #[tokio::test]
-#[ignore = "needs /reauth and POST /settings/password (main, in progress)"]
 async fn remembered_session_reauthenticates_before_changing_the_password() {
     let (_app, mut browser) =
         app_and_browser!("remembered_session_reauthenticates_before_changing_the_password");
@@ -254,7 +250,7 @@ async fn remembered_session_reauthenticates_before_changing_the_password() {
     change_password(&browser, PASSWORD, new_password).await;
     browser.wait_for_location("/settings").await;
     assert_eq!(browser.status().await, 200);
-    assert_eq!(browser.count(".flash").await, 1);
+    assert_eq!(flash(&browser).await, "Your password has been changed.");
     browser.screenshot("password-changed").await;
 
     browser.logout().await;
