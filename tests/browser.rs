@@ -252,6 +252,8 @@ async fn remembered_session_reauthenticates_before_changing_the_password() {
     assert_eq!(browser.status().await, 200);
     assert_eq!(flash(&browser).await, "Your password has been changed.");
     browser.screenshot("password-changed").await;
+    browser.scroll_to("form[action='/settings/delete']").await;
+    browser.screenshot("settings-end").await;
 
     browser.logout().await;
     browser.goto("/login").await;

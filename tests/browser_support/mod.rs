@@ -557,6 +557,18 @@ impl Browser {
             .expect("switch tab");
     }
 
+    /// Scrolls the element matching `css` into view (for screenshots of
+    /// long pages: WebDriver captures only the viewport).
+    pub async fn scroll_to(&self, css: &str) {
+        self.client()
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView();",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("scroll to {css:?}: {e}"));
+    }
+
     /// Saves the current page as `target/screenshots/<test>-<step>.png`.
     pub async fn screenshot(&self, step: &str) {
         let png = self.client().screenshot().await.expect("screenshot");
