@@ -242,7 +242,7 @@ async fn remembered_session_reauthenticates_before_changing_the_password() {
     browser.screenshot("reauth").await;
     browser.fill("input[name=password]", PASSWORD).await;
     browser
-        .click_to_navigate("form:has(input[name=password]) [type=submit]")
+        .click_to_navigate("form[action='/reauth'] [type=submit]")
         .await;
     browser.wait_for_location("/settings").await;
 
