@@ -87,14 +87,18 @@ pub struct Recorded {
 }
 
 pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
+    // No NULL is ever bound: sqlx's Any driver sends a NULL to PostgreSQL
+    // typed as INT4, and a statement prepared that way then rejects the
+    // text or BIGINT bound on its next use. 0 and '' stand for "none" and
+    // NULLIF turns them back into NULL.
     sqlx::query(
         "INSERT INTO login_attempts (user_id, username_key, client_ip, user_agent, outcome, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES (NULLIF($1, 0), $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6)",
     )
-    .bind(attempt.user_id)
+    .bind(attempt.user_id.unwrap_or(0))
     .bind(attempt.username_key)
-    .bind(attempt.client_ip)
-    .bind(attempt.user_agent)
+    .bind(attempt.client_ip.unwrap_or(""))
+    .bind(attempt.user_agent.unwrap_or(""))
     .bind(attempt.outcome.as_str())
     .bind(attempt.at)
     .execute(db)

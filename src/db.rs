@@ -113,15 +113,19 @@ impl rocket_db_pools::Pool for DbPool {
             .idle_timeout(config.idle_timeout.map(Duration::from_secs))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
+                    match backend {
                         // WAL lets readers proceed during a write; the busy
                         // timeout makes concurrent writers queue, not fail.
-                        conn.execute(
+                        Backend::Sqlite => conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
+                        ),
+                        // Server NOTICEs (e.g. "relation already exists,
+                        // skipping" from migrations) would reach the log as
+                        // noise; warnings and errors still do.
+                        Backend::Postgres => conn.execute("SET client_min_messages = warning"),
                     }
+                    .await?;
                     Ok(())
                 })
             })

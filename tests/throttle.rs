@@ -170,18 +170,22 @@ async fn every_attempt_is_recorded(backend: Backend) {
     app.logout().await;
     fail(&app, "ada", 1).await;
     fail(&app, "nobody", 1).await;
-    app.send(
-        app.form_request(
-            "/login",
-            &[
-                ("username", "ada"),
-                ("password", PASSWORD),
-                ("csrf_token", &app.csrf_token().await),
-            ],
+    let token = app.csrf_token().await;
+    let response = app
+        .send(
+            app.form_request(
+                "/login",
+                &[
+                    ("username", "ada"),
+                    ("password", PASSWORD),
+                    ("csrf_token", &token),
+                ],
+            )
+            .header(Header::new("User-Agent", "TestBrowser/1.0")),
         )
-        .header(Header::new("User-Agent", "TestBrowser/1.0")),
-    )
-    .await;
+        .await;
+    assert_redirect_to(&response, "/");
+    drop(response);
 
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT username_key, outcome, COALESCE(client_ip, ''), COALESCE(user_agent, '') \

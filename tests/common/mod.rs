@@ -157,7 +157,15 @@ pub fn figment(url: &str) -> Figment {
         .merge(("databases.wristband.max_connections", 8))
         .merge(("bcrypt_cost", 4))
         .merge(("secret_key", SECRET_KEY))
-        .merge(("log_level", "off"))
+        // WRISTBAND_TEST_LOG=1 shows the app's log when a test needs explaining.
+        .merge((
+            "log_level",
+            if std::env::var_os("WRISTBAND_TEST_LOG").is_some() {
+                "normal"
+            } else {
+                "off"
+            },
+        ))
 }
 
 /// One browser's view of one running app. The browser's cookie jar is kept
