@@ -68,13 +68,22 @@ pub fn skip_postgres(test: &str) {
 
 /// The PostgreSQL server to make test databases on, if any.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("WRISTBAND_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+    std::env::var("WRISTBAND_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// A database that exists for one test and is gone after it.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { server: String, name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        server: String,
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -129,7 +138,9 @@ impl Drop for TestDb {
                 runtime.block_on(async {
                     let mut admin = PgConnection::connect(&server).await?;
                     admin
-                        .execute(format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str())
+                        .execute(
+                            format!(r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#).as_str(),
+                        )
                         .await
                         .map(|_| ())
                 })
@@ -168,12 +179,20 @@ impl TestApp {
     }
 
     /// An app whose configuration `configure` may change.
-    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(Figment) -> Figment) -> TestApp {
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(Figment) -> Figment,
+    ) -> TestApp {
         let db = TestDb::create(backend).await;
         let clock = Clock::manual(T0);
         let rocket = wristband::build(configure(figment(db.url())), clock.clone());
         let client = Client::tracked(rocket).await.expect("the app launches");
-        TestApp { client, clock, backend, db }
+        TestApp {
+            client,
+            clock,
+            backend,
+            db,
+        }
     }
 
     /// The app's database pool.
@@ -205,7 +224,12 @@ impl TestApp {
 
     /// A valid CSRF token for this browser, from a page's hidden field.
     pub async fn csrf_token(&self) -> String {
-        let page = self.get("/login").await.into_string().await.expect("login page");
+        let page = self
+            .get("/login")
+            .await
+            .into_string()
+            .await
+            .expect("login page");
         csrf_token_in(&page).expect("the login page has a csrf_token field")
     }
 
@@ -220,7 +244,11 @@ impl TestApp {
     pub async fn register(&self, username: &str, password: &str) -> LocalResponse<'_> {
         self.post_with_token(
             "/register",
-            &[("username", username), ("password", password), ("password_confirm", password)],
+            &[
+                ("username", username),
+                ("password", password),
+                ("password_confirm", password),
+            ],
         )
         .await
     }
@@ -233,7 +261,11 @@ impl TestApp {
     pub async fn login_remembered(&self, username: &str, password: &str) -> LocalResponse<'_> {
         self.post_with_token(
             "/login",
-            &[("username", username), ("password", password), ("remember", "on")],
+            &[
+                ("username", username),
+                ("password", password),
+                ("remember", "on"),
+            ],
         )
         .await
     }
@@ -270,7 +302,9 @@ impl TestApp {
 }
 
 pub fn encode_form(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }
 
 /// The value of the first hidden `csrf_token` field in a page.
@@ -283,13 +317,19 @@ pub fn csrf_token_in(html: &str) -> Option<String> {
 /// The `Set-Cookie` header that sets `name`, if the response has one.
 pub fn set_cookie<'a>(response: &'a LocalResponse<'_>, name: &str) -> Option<&'a str> {
     let prefix = format!("{name}=");
-    response.headers().get("Set-Cookie").find(|h| h.starts_with(&prefix))
+    response
+        .headers()
+        .get("Set-Cookie")
+        .find(|h| h.starts_with(&prefix))
 }
 
 /// Whether a `Set-Cookie` header has an attribute (case-insensitive),
 /// e.g. `HttpOnly` or `SameSite=Lax`.
 pub fn has_attr(set_cookie: &str, attr: &str) -> bool {
-    set_cookie.split(';').skip(1).any(|a| a.trim().eq_ignore_ascii_case(attr))
+    set_cookie
+        .split(';')
+        .skip(1)
+        .any(|a| a.trim().eq_ignore_ascii_case(attr))
 }
 
 /// The value of an attribute such as `Max-Age`, if present.
@@ -309,11 +349,11 @@ pub fn assert_redirect_to(response: &LocalResponse<'_>, location: &str) {
 /// Runs each named `async fn()` as a test that needs PostgreSQL itself (two
 /// instances on one database, a proxy in front of the server): it runs when
 /// `WRISTBAND_TEST_POSTGRES` names a server and otherwise prints one line
-/// saying it was skipped.
+/// saying it was skipped. They are named `postgres_only::name`.
 #[macro_export]
 macro_rules! postgres_tests {
     ($($name:ident),* $(,)?) => {
-        mod postgres {
+        mod postgres_only {
             $(
                 #[rocket::async_test]
                 async fn $name() {
