@@ -349,13 +349,15 @@ pub fn assert_redirect_to(response: &LocalResponse<'_>, location: &str) {
 /// Runs each named `async fn()` as a test that needs PostgreSQL itself (two
 /// instances on one database, a proxy in front of the server): it runs when
 /// `WRISTBAND_TEST_POSTGRES` names a server and otherwise prints one line
-/// saying it was skipped. They are named `postgres_only::name`.
+/// saying it was skipped. They are named `postgres_only::name`; attributes
+/// such as `#[ignore = "..."]` written before a name are passed on.
 #[macro_export]
 macro_rules! postgres_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
         mod postgres_only {
             $(
                 #[rocket::async_test]
+                $(#[$attr])*
                 async fn $name() {
                     if $crate::common::postgres_url().is_some() {
                         super::$name().await
