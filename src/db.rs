@@ -1,6 +1,14 @@
 //! The database pool and its migrations. One binary serves SQLite and
 //! PostgreSQL: sqlx's `Any` driver picks the backend from the URL, and the
 //! migrations for that dialect run at launch.
+//!
+//! Queries must mean the same on both through `Any`, which has two traps:
+//! - Never bind a NULL (`None`). `Any` sends it to PostgreSQL as an INT4
+//!   parameter, and the connection caches the statement with that type, so
+//!   a later text or BIGINT value in the same slot fails with "incorrect
+//!   binary data format". Bind a sentinel and write `NULLIF($1, '')`.
+//! - Never read a NULL column: `Any` cannot type it. Select
+//!   `COALESCE(col, 0)` (or `''`) and map the sentinel back.
 
 use std::ops::Deref;
 use std::time::Duration;
