@@ -69,6 +69,8 @@ struct FlashView<'a> {
 
 #[derive(Serialize)]
 struct View<'a, T> {
+    /// The template's name, so the navigation can mark the current page.
+    current: &'a str,
     user: Option<&'a User>,
     csrf_token: &'a str,
     flash: Option<FlashView<'a>>,
@@ -82,6 +84,7 @@ impl Page<'_> {
         Template::render(
             name,
             View {
+                current: name,
                 user: self.user,
                 csrf_token: self.csrf.as_str(),
                 flash: self.flash.as_ref().map(|f| FlashView {
