@@ -87,14 +87,10 @@ pub struct Recorded {
 }
 
 pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
-    // No `None` is ever bound: sqlx's Any driver sends a NULL to PostgreSQL
-    // as an INT4, and the connection's cached statement keeps the types of
-    // its first use. Once a statement was prepared with a NULL user id (an
-    // unknown user) or user agent, every later attempt on that connection
-    // that binds a BIGINT or TEXT there failed ("incorrect binary data
-    // format"), so logins answered 503. Binding 0 and "" and turning them
-    // back into NULL in SQL keeps the types the same every time (ids start
-    // at 1; an empty header says nothing).
+    // No NULL is ever bound: sqlx's Any driver sends a NULL to PostgreSQL
+    // typed as INT4, and a statement prepared that way then rejects the
+    // text or BIGINT bound on its next use. 0 and '' stand for "none" and
+    // NULLIF turns them back into NULL.
     sqlx::query(
         "INSERT INTO login_attempts (user_id, username_key, client_ip, user_agent, outcome, at) \
          VALUES (NULLIF($1, 0), $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6)",
@@ -110,50 +106,51 @@ pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The times of the latest `limit` failures for a username since `since`
-/// and since its last successful login, newest first.
-pub async fn recent_failures_for_name(
-    db: &AnyPool,
-    username_key: &str,
-    since: i64,
-    limit: u32,
-) -> Result<Vec<i64>, Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT at FROM login_attempts \
-         WHERE username_key = $1 AND at > $2 AND outcome IN {FAILURES} \
-           AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts \
-                     WHERE username_key = $1 AND at > $2 AND outcome = 'success') \
-         ORDER BY at DESC LIMIT $3"
-    ))
-    .bind(username_key)
-    .bind(since)
-    .bind(i64::from(limit))
-    .fetch_all(db)
-    .await?;
-    rows.iter()
-        .map(|row| row.try_get("at").map_err(Error::from))
-        .collect()
+/// Whose failed attempts to count.
+#[derive(Debug, Clone, Copy)]
+pub enum FailureScope<'a> {
+    /// A username (lower-cased), counted since its last successful login.
+    Username(&'a str),
+    /// A client address. Successes do not clear these: one valid account
+    /// must not let a client keep guessing at others.
+    ClientIp(&'a str),
 }
 
-/// The times of the latest `limit` failures from a client address since
-/// `since`, newest first. Successes do not clear these: one valid account
-/// must not let a client keep guessing at others.
-pub async fn recent_failures_from_ip(
+/// The times of the latest `limit` failures in `scope` after `since`,
+/// newest first. Both queries run on an index (`username_key, at` or
+/// `client_ip, at`) and read at most `limit` rows.
+pub async fn recent_failures(
     db: &AnyPool,
-    client_ip: &str,
+    scope: FailureScope<'_>,
     since: i64,
     limit: u32,
 ) -> Result<Vec<i64>, Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT at FROM login_attempts \
-         WHERE client_ip = $1 AND at > $2 AND outcome IN {FAILURES} \
-         ORDER BY at DESC LIMIT $3"
-    ))
-    .bind(client_ip)
-    .bind(since)
-    .bind(i64::from(limit))
-    .fetch_all(db)
-    .await?;
+    let (sql, key) = match scope {
+        FailureScope::Username(key) => (
+            format!(
+                "SELECT at FROM login_attempts \
+                 WHERE username_key = $1 AND at > $2 AND outcome IN {FAILURES} \
+                   AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts \
+                             WHERE username_key = $1 AND at > $2 AND outcome = 'success') \
+                 ORDER BY at DESC LIMIT $3"
+            ),
+            key,
+        ),
+        FailureScope::ClientIp(ip) => (
+            format!(
+                "SELECT at FROM login_attempts \
+                 WHERE client_ip = $1 AND at > $2 AND outcome IN {FAILURES} \
+                 ORDER BY at DESC LIMIT $3"
+            ),
+            ip,
+        ),
+    };
+    let rows = sqlx::query(&sql)
+        .bind(key)
+        .bind(since)
+        .bind(i64::from(limit))
+        .fetch_all(db)
+        .await?;
     rows.iter()
         .map(|row| row.try_get("at").map_err(Error::from))
         .collect()

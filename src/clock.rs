@@ -48,3 +48,18 @@ impl Clock {
         }
     }
 }
+
+/// A Unix time as people read it, in UTC: `2026-11-25 19:14 UTC`.
+pub fn format_utc(unix: i64) -> String {
+    match rocket::time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => "unknown time".to_string(),
+    }
+}

@@ -1,6 +1,14 @@
 //! The database pool and its migrations. One binary serves SQLite and
 //! PostgreSQL: sqlx's `Any` driver picks the backend from the URL, and the
 //! migrations for that dialect run at launch.
+//!
+//! Queries must mean the same on both through `Any`, which has two traps:
+//! - Never bind a NULL (`None`). `Any` sends it to PostgreSQL as an INT4
+//!   parameter, and the connection caches the statement with that type, so
+//!   a later text or BIGINT value in the same slot fails with "incorrect
+//!   binary data format". Bind a sentinel and write `NULLIF($1, '')`.
+//! - Never read a NULL column: `Any` cannot type it. Select
+//!   `COALESCE(col, 0)` (or `''`) and map the sentinel back.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, PoisonError};
@@ -13,7 +21,7 @@ use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 
 /// The `wristband` database, configured as `databases.wristband`.
 #[derive(Database)]
@@ -206,40 +214,50 @@ impl rocket_db_pools::Pool for DbPool {
         };
         let options: AnyConnectOptions = url.parse().map_err(rocket_db_pools::Error::Init)?;
 
+        let timeout = Duration::from_secs(config.connect_timeout);
         let pool = AnyPoolOptions::new()
             .max_connections(u32::try_from(config.max_connections).unwrap_or(u32::MAX))
             .min_connections(config.min_connections.unwrap_or_default())
-            .acquire_timeout(Duration::from_secs(config.connect_timeout))
+            // Bounds every wait for a connection, at launch and per request
+            // (including the liveness check of an idle one): a database that
+            // is down or not answering costs a request this long, then a 503.
+            .acquire_timeout(timeout)
             .idle_timeout(config.idle_timeout.map(Duration::from_secs))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
+                    match backend {
                         // WAL lets readers proceed during a write; the busy
                         // timeout makes concurrent writers queue, not fail.
-                        conn.execute(
+                        Backend::Sqlite => conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
+                        ),
+                        // Server NOTICEs (e.g. "relation already exists,
+                        // skipping" from migrations) would reach the log as
+                        // noise; warnings and errors still do.
+                        Backend::Postgres => conn.execute("SET client_min_messages = warning"),
                     }
+                    .await?;
                     Ok(())
                 })
             })
-            .connect_with(options)
-            .await
-            .map_err(|e| {
+            .connect_with(options.clone())
+            .await;
+        match pool {
+            Ok(pool) => Ok(DbPool {
+                pool,
+                backend,
+                quick: QuickConnections::new(),
+            }),
+            Err(e) => {
+                let e = why_unreachable(e, &options, timeout).await;
                 log::error!(
                     "cannot connect to the database at {}: {e}",
                     redacted(&config.url)
                 );
-                rocket_db_pools::Error::Init(e)
-            })?;
-
-        Ok(DbPool {
-            pool,
-            backend,
-            quick: QuickConnections::new(),
-        })
+                Err(rocket_db_pools::Error::Init(e))
+            }
+        }
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
@@ -260,7 +278,37 @@ impl rocket_db_pools::Pool for DbPool {
     }
 }
 
+/// The cause behind a failed first connection. The pool retries a refused
+/// connection until its timeout and then says only "pool timed out", which
+/// hides whether the server refused, rejected the login or never answered;
+/// one direct attempt brings the real reason back for the launch log.
+async fn why_unreachable(
+    error: sqlx::Error,
+    options: &AnyConnectOptions,
+    timeout: Duration,
+) -> sqlx::Error {
+    if !matches!(error, sqlx::Error::PoolTimedOut) {
+        return error;
+    }
+    match rocket::tokio::time::timeout(timeout, options.connect()).await {
+        Ok(Err(cause)) => cause,
+        // Connected now, or still no answer: the timeout is the story.
+        Ok(Ok(_)) | Err(_) => sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "no connection within connect_timeout ({} s)",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
 async fn run_migrations(rocket: Rocket<Build>) -> fairing::Result {
+    // Without a pool, its own fairing has already said why; `Db::fetch`
+    // would add a misleading "fairing must be attached" error.
+    if rocket.state::<Db>().is_none() {
+        return Err(rocket);
+    }
     let Some(db) = Db::fetch(&rocket) else {
         return Err(rocket);
     };

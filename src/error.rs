@@ -106,7 +106,7 @@ impl<'r> Responder<'r, 'static> for ErrorResponse {
         } else {
             Template::render(
                 "error",
-                context! { status: status.code, reason: status.reason_lossy(), message: self.message },
+                context! { current: "error", status: status.code, reason: status.reason_lossy(), message: self.message },
             )
             .respond_to(req)?
         };

@@ -49,7 +49,8 @@ impl Username {
 
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, so width and alignment work in tables.
+        f.pad(&self.0)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sqlx::AnyPool;
 
-use crate::attempts;
+use crate::attempts::{self, FailureScope};
 use crate::config::Settings;
 use crate::error::Error;
 
@@ -42,14 +42,22 @@ pub async fn check(
 ) -> Result<(), Error> {
     let window = settings.throttle_window_secs();
     let since = now - window;
-    let by_name =
-        attempts::recent_failures_for_name(db, username_key, since, settings.max_failed_logins)
-            .await?;
+    let by_name = attempts::recent_failures(
+        db,
+        FailureScope::Username(username_key),
+        since,
+        settings.max_failed_logins,
+    )
+    .await?;
     let mut wait = retry_after(&by_name, settings.max_failed_logins, window, now);
     if let Some(ip) = client_ip {
-        let by_ip =
-            attempts::recent_failures_from_ip(db, ip, since, settings.max_failed_logins_per_ip)
-                .await?;
+        let by_ip = attempts::recent_failures(
+            db,
+            FailureScope::ClientIp(ip),
+            since,
+            settings.max_failed_logins_per_ip,
+        )
+        .await?;
         wait = wait.max(retry_after(
             &by_ip,
             settings.max_failed_logins_per_ip,

@@ -92,7 +92,7 @@ struct ActivityRow {
 impl From<Recorded> for ActivityRow {
     fn from(r: Recorded) -> Self {
         ActivityRow {
-            when: super::format_time(r.at),
+            when: crate::clock::format_utc(r.at),
             what: r.outcome_text,
             ip: r.client_ip.unwrap_or_else(|| "unknown".into()),
             agent: r.user_agent.unwrap_or_else(|| "unknown".into()),

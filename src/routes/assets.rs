@@ -15,6 +15,19 @@ fn stylesheet() -> Stylesheet {
     )
 }
 
+/// The wristband as an icon, so browsers stop asking for `/favicon.ico`.
+#[derive(Responder)]
+#[response(content_type = "image/svg+xml")]
+struct Icon(&'static str, Header<'static>);
+
+#[get("/static/favicon.svg")]
+fn favicon() -> Icon {
+    Icon(
+        include_str!("../../static/favicon.svg"),
+        Header::new("Cache-Control", "public, max-age=86400"),
+    )
+}
+
 pub fn routes() -> Vec<Route> {
-    routes![stylesheet]
+    routes![stylesheet, favicon]
 }

@@ -73,6 +73,8 @@ struct FlashView<'a> {
 
 #[derive(Serialize)]
 struct View<'a, T> {
+    /// The template's name, so the navigation can mark the current page.
+    current: &'a str,
     user: Option<&'a User>,
     csrf_token: &'a str,
     flash: Option<FlashView<'a>>,
@@ -86,6 +88,7 @@ impl Page<'_> {
         Template::render(
             name,
             View {
+                current: name,
                 user: self.user,
                 csrf_token: self.csrf.as_str(),
                 flash: self.flash.as_ref().map(|f| FlashView {
@@ -95,21 +98,6 @@ impl Page<'_> {
                 page,
             },
         )
-    }
-}
-
-/// A Unix time as people read it, in UTC: `2026-11-25 19:14 UTC`.
-pub fn format_time(unix: i64) -> String {
-    match rocket::time::OffsetDateTime::from_unix_timestamp(unix) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        Err(_) => "unknown time".to_string(),
     }
 }
 

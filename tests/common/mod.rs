@@ -51,15 +51,23 @@ macro_rules! backend_tests {
                     if $crate::common::postgres_url().is_some() {
                         super::$name($crate::common::Backend::Postgres).await
                     } else {
-                        eprintln!(
-                            "skipped postgres::{}: WRISTBAND_TEST_POSTGRES is not set",
-                            stringify!($name)
-                        );
+                        $crate::common::skip_postgres(concat!(module_path!(), "::", stringify!($name)));
                     }
                 }
             )*
         }
     };
+}
+
+/// Says, past libtest's output capture, that a PostgreSQL test did not run.
+/// `eprintln!` would be captured and shown only for failures, so a skipped
+/// run would look exactly like a passing one; writing to the stderr handle
+/// itself prints one line per skipped test in every run.
+pub fn skip_postgres(test: &str) {
+    use std::io::Write;
+    let line = format!("skipped {test}: WRISTBAND_TEST_POSTGRES is not set\n");
+    // Nothing useful to do if stderr is gone.
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// The PostgreSQL server to make test databases on, if any.
@@ -157,7 +165,15 @@ pub fn figment(url: &str) -> Figment {
         .merge(("databases.wristband.max_connections", 8))
         .merge(("bcrypt_cost", 4))
         .merge(("secret_key", SECRET_KEY))
-        .merge(("log_level", "off"))
+        // WRISTBAND_TEST_LOG=1 shows the app's log when a test needs explaining.
+        .merge((
+            "log_level",
+            if std::env::var_os("WRISTBAND_TEST_LOG").is_some() {
+                "normal"
+            } else {
+                "off"
+            },
+        ))
 }
 
 /// One browser's view of one running app. The browser's cookie jar is kept
@@ -402,4 +418,28 @@ pub fn attr<'a>(set_cookie: &'a str, name: &str) -> Option<&'a str> {
 pub fn assert_redirect_to(response: &LocalResponse<'_>, location: &str) {
     assert_eq!(response.status().code, 303, "expected a 303 to {location}");
     assert_eq!(response.headers().get_one("Location"), Some(location));
+}
+
+/// Runs each named `async fn()` as a test that needs PostgreSQL itself (two
+/// instances on one database, a proxy in front of the server): it runs when
+/// `WRISTBAND_TEST_POSTGRES` names a server and otherwise prints one line
+/// saying it was skipped. They are named `postgres_only::name`; attributes
+/// such as `#[ignore = "..."]` written before a name are passed on.
+#[macro_export]
+macro_rules! postgres_tests {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        mod postgres_only {
+            $(
+                #[rocket::async_test]
+                $(#[$attr])*
+                async fn $name() {
+                    if $crate::common::postgres_url().is_some() {
+                        super::$name().await
+                    } else {
+                        $crate::common::skip_postgres(concat!(module_path!(), "::", stringify!($name)));
+                    }
+                }
+            )*
+        }
+    };
 }

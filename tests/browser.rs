@@ -1,0 +1,406 @@
+//! End-to-end tests in a real browser: headless Chromium, driven through
+//! chromedriver, against the wristband binary in its release profile.
+//!
+//! Rocket's local client cannot show what only a browser decides: whether
+//! it keeps a browser-session cookie until it closes, follows a 303 with the
+//! right cookie, sends a cookie on a link from another site, or refuses a
+//! cookie whose flags are wrong. These tests watch the browser do it.
+//!
+//! Needs `chromedriver` on the PATH and `/usr/bin/chromium` (Debian's
+//! `chromium` and `chromium-driver`). Without them each test prints one line
+//! saying it was skipped and passes, unless `WRISTBAND_REQUIRE_BROWSER=1`.
+//! Screenshots of each flow's key page land in `target/screenshots/`.
+
+mod browser_support;
+
+use browser_support::{browser_available, App, Browser};
+// fantoccini hands back the `cookie` crate's types, which Rocket re-exports.
+use rocket::http::SameSite;
+use rocket::time::OffsetDateTime;
+
+const PASSWORD: &str = "correct horse battery";
+
+/// The page's flash message (shown above the content).
+async fn flash(browser: &Browser) -> String {
+    browser.text("main > .flash").await
+}
+
+/// Starts the app and a browser for `test`, or says why it cannot.
+macro_rules! app_and_browser {
+    ($test:literal) => {{
+        if !browser_available($test) {
+            return;
+        }
+        let app = App::start();
+        let browser = Browser::launch(&app, $test).await;
+        (app, browser)
+    }};
+}
+
+#[tokio::test]
+async fn registering_lands_on_home_showing_the_name() {
+    let (_app, browser) = app_and_browser!("registering_lands_on_home_showing_the_name");
+
+    browser.register("erin", PASSWORD).await;
+
+    assert_eq!(browser.location().await, "/");
+    assert_eq!(browser.status().await, 200);
+    assert_eq!(
+        flash(&browser).await,
+        "Welcome, erin! Your account is ready."
+    );
+    assert_eq!(browser.text("h1 .username").await, "erin");
+    assert_eq!(browser.text("#current-user").await, "erin");
+    browser.screenshot("home").await;
+
+    // The browser accepted the release profile's cookie over plain
+    // http://127.0.0.1 (a secure context), and kept exactly these flags.
+    let wristband = browser
+        .cookie("user_id")
+        .await
+        .expect("the browser kept user_id");
+    assert_eq!(wristband.path(), Some("/"));
+    assert_eq!(wristband.http_only(), Some(true));
+    assert_eq!(wristband.secure(), Some(true));
+    assert_eq!(wristband.same_site(), Some(SameSite::Lax));
+    assert_eq!(
+        wristband.expires(),
+        None,
+        "a login without remember me is a browser-session cookie"
+    );
+    // Encrypted: the id is not readable in it.
+    assert_ne!(wristband.value(), "1");
+    // HttpOnly in effect: page scripts cannot read it.
+    assert!(!browser.document_cookie().await.contains("user_id"));
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn logging_out_shows_the_login_link() {
+    let (_app, browser) = app_and_browser!("logging_out_shows_the_login_link");
+    browser.register("frank", PASSWORD).await;
+
+    browser.logout().await;
+
+    assert_eq!(browser.location().await, "/");
+    assert_eq!(browser.status().await, 200);
+    assert_eq!(flash(&browser).await, "You have been logged out.");
+    assert_eq!(browser.text("nav a[href='/login']").await, "Log in");
+    assert_eq!(browser.count("#current-user").await, 0);
+    assert!(
+        browser.cookie("user_id").await.is_none(),
+        "the wristband must be gone"
+    );
+    browser.screenshot("logged-out").await;
+
+    // Gone for real: a protected page now sends the browser to log in.
+    browser.goto("/profile").await;
+    browser.wait_for_location("/login?next=%2Fprofile").await;
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn anonymous_profile_visit_logs_in_and_comes_back() {
+    let (_app, browser) = app_and_browser!("anonymous_profile_visit_logs_in_and_comes_back");
+    browser.register("grace", PASSWORD).await;
+    browser.logout().await;
+
+    browser.goto("/profile").await;
+
+    // The 303 was followed to the login page, which carries the flash.
+    browser.wait_for_location("/login?next=%2Fprofile").await;
+    assert_eq!(browser.status().await, 200);
+    assert_eq!(flash(&browser).await, "Please log in to access this page.");
+    assert_eq!(browser.value("input[name=next]").await, "/profile");
+    browser.screenshot("login").await;
+
+    browser.submit_login("grace", PASSWORD, false).await;
+
+    browser.wait_for_location("/profile").await;
+    assert_eq!(browser.status().await, 200);
+    assert_eq!(browser.text("h1").await, "Your profile");
+    assert_eq!(browser.text("dd.username").await, "grace");
+    browser.screenshot("profile").await;
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn wrong_password_says_so_and_keeps_the_username() {
+    let (_app, browser) = app_and_browser!("wrong_password_says_so_and_keeps_the_username");
+    browser.register("heidi", PASSWORD).await;
+    browser.logout().await;
+    browser.goto("/login").await;
+
+    browser
+        .submit_login("heidi", "not the password", false)
+        .await;
+
+    browser.wait_for_location("/login").await;
+    assert_eq!(browser.status().await, 401);
+    assert_eq!(
+        browser.text(".form-error").await,
+        "Invalid username or password."
+    );
+    assert_eq!(browser.value("#username").await, "heidi");
+    assert_eq!(
+        browser.value("#password").await,
+        "",
+        "a refused password is never sent back"
+    );
+    assert!(browser.cookie("user_id").await.is_none());
+    browser.screenshot("wrong-password").await;
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn remember_me_survives_a_browser_restart() {
+    let (_app, mut browser) = app_and_browser!("remember_me_survives_a_browser_restart");
+    browser.register("ivan", PASSWORD).await;
+    browser.logout().await;
+
+    browser.login("ivan", PASSWORD, true).await;
+
+    let wristband = browser
+        .cookie("user_id")
+        .await
+        .expect("user_id after login");
+    let expires = wristband
+        .expires_datetime()
+        .expect("a remembered wristband has an expiry");
+    let days = (expires - OffsetDateTime::now_utc()).as_seconds_f64() / 86_400.0;
+    assert!(
+        (29.9..=30.0).contains(&days),
+        "remember_days is 30, the cookie lasts {days} days"
+    );
+
+    browser.restart().await;
+    browser.goto("/").await;
+
+    assert_eq!(browser.text("#current-user").await, "ivan");
+    assert_eq!(browser.text("h1 .username").await, "ivan");
+    // The `fresh` cookie was a browser-session cookie: this session is
+    // remembered, not fresh.
+    assert!(browser.cookie("fresh").await.is_none());
+    browser.screenshot("after-restart").await;
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_login_without_remember_me_ends_with_the_browser() {
+    let (_app, mut browser) = app_and_browser!("a_login_without_remember_me_ends_with_the_browser");
+    browser.register("judy", PASSWORD).await;
+    browser.logout().await;
+    browser.login("judy", PASSWORD, false).await;
+    assert_eq!(browser.text("#current-user").await, "judy");
+
+    browser.restart().await;
+    browser.goto("/").await;
+
+    assert_eq!(browser.text("nav a[href='/login']").await, "Log in");
+    assert_eq!(browser.count("#current-user").await, 0);
+    assert!(browser.cookie("user_id").await.is_none());
+    browser.screenshot("after-restart").await;
+
+    browser.close().await;
+}
+
+/// Fills in and submits the change-password form on `/settings`.
+async fn change_password(browser: &Browser, current: &str, new: &str) {
+    browser.goto("/settings").await;
+    browser.fill("input[name=current_password]", current).await;
+    browser.fill("input[name=new_password]", new).await;
+    browser.fill("input[name=new_password_confirm]", new).await;
+    browser
+        .click_to_navigate("form[action='/settings/password'] [type=submit]")
+        .await;
+}
+
+#[tokio::test]
+async fn remembered_session_reauthenticates_before_changing_the_password() {
+    let (_app, mut browser) =
+        app_and_browser!("remembered_session_reauthenticates_before_changing_the_password");
+    browser.register("kim", PASSWORD).await;
+    browser.logout().await;
+    browser.login("kim", PASSWORD, true).await;
+    // A remembered session in a new browser process is not fresh.
+    browser.restart().await;
+    let new_password = "a brand new passphrase";
+
+    change_password(&browser, PASSWORD, new_password).await;
+
+    browser.wait_for_location("/reauth?next=%2Fsettings").await;
+    assert_eq!(browser.status().await, 200);
+    assert_eq!(
+        flash(&browser).await,
+        "Please reauthenticate to access this page."
+    );
+    browser.screenshot("reauth").await;
+    browser.fill("input[name=password]", PASSWORD).await;
+    browser
+        .click_to_navigate("form[action='/reauth'] [type=submit]")
+        .await;
+    browser.wait_for_location("/settings").await;
+
+    // Fresh again: the change goes through.
+    change_password(&browser, PASSWORD, new_password).await;
+    browser.wait_for_location("/settings").await;
+    assert_eq!(browser.status().await, 200);
+    assert_eq!(flash(&browser).await, "Your password has been changed.");
+    browser.screenshot("password-changed").await;
+    browser.scroll_to("form[action='/settings/delete']").await;
+    browser.screenshot("settings-end").await;
+
+    browser.logout().await;
+    browser.goto("/login").await;
+    browser.submit_login("kim", PASSWORD, false).await;
+    browser.wait_for_location("/login").await;
+    assert_eq!(
+        browser.status().await,
+        401,
+        "the old password must no longer work"
+    );
+    browser.submit_login("kim", new_password, false).await;
+    browser.wait_for_location("/").await;
+    assert_eq!(browser.text("#current-user").await, "kim");
+
+    browser.close().await;
+}
+
+/// After a stale form is submitted: either it worked (the page at
+/// `worked_at`), or it was refused with the clear 403 page. Never a 500.
+/// Returns whether it worked.
+async fn worked_or_refused_cleanly(browser: &Browser, worked_at: &str) -> bool {
+    match browser.status().await {
+        200 => {
+            assert_eq!(browser.location().await, worked_at);
+            true
+        }
+        403 => {
+            assert_eq!(browser.text(".error-page h1").await, "Forbidden");
+            assert_eq!(
+                browser.text(".error-page p:not(.status-code):not(.actions)").await,
+                "This form has expired or did not come from this site. Go back, reload the page and try again."
+            );
+            false
+        }
+        other => panic!("a stale form must work or fail with a clear 403, not {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_form_left_open_across_logout_and_login_works_or_fails_cleanly() {
+    let (_app, browser) =
+        app_and_browser!("a_form_left_open_across_logout_and_login_works_or_fails_cleanly");
+    browser.register("liam", PASSWORD).await;
+
+    // Tab one: a page with the "Log out" form, left open.
+    browser.goto("/profile").await;
+    let first_tab = browser.open_second_tab().await;
+    // Tab two: log out and back in.
+    browser.goto("/").await;
+    browser.logout().await;
+    browser.login("liam", PASSWORD, false).await;
+
+    // Back in tab one, the old "Log out" form is submitted.
+    browser.switch_to(first_tab).await;
+    browser
+        .click_to_navigate("form[action='/logout'] button[type=submit]")
+        .await;
+    if worked_or_refused_cleanly(&browser, "/").await {
+        assert_eq!(flash(&browser).await, "You have been logged out.");
+        assert!(browser.cookie("user_id").await.is_none());
+    }
+    browser.screenshot("stale-logout").await;
+
+    // Same again with the login form: opened while logged out, then the
+    // other tab logs in and out before this one is submitted.
+    browser.goto("/login").await;
+    let login_tab = browser.open_second_tab().await;
+    browser.login("liam", PASSWORD, false).await;
+    browser.logout().await;
+    browser.switch_to(login_tab).await;
+    browser.submit_login("liam", PASSWORD, false).await;
+    if worked_or_refused_cleanly(&browser, "/").await {
+        assert_eq!(browser.text("#current-user").await, "liam");
+    }
+    browser.screenshot("stale-login").await;
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_login_form_works_with_the_keyboard_alone() {
+    let (_app, browser) = app_and_browser!("the_login_form_works_with_the_keyboard_alone");
+    browser.register("mia", PASSWORD).await;
+    browser.logout().await;
+    const TAB: &str = "\u{e004}";
+    const ENTER: &str = "\u{e007}";
+
+    browser.goto("/login").await;
+
+    // `autofocus` puts the cursor in the username field.
+    assert_eq!(browser.focused_id().await, "username");
+    browser.press("mia").await;
+    browser.press(TAB).await;
+    assert_eq!(browser.focused_id().await, "password");
+    browser.press(PASSWORD).await;
+    browser.press(TAB).await;
+    assert_eq!(browser.focused_id().await, "remember");
+    browser.press(" ").await;
+    assert!(browser
+        .find("#remember")
+        .await
+        .is_selected()
+        .await
+        .expect("checkbox state"));
+    browser.press(TAB).await;
+    assert_eq!(
+        browser.focused_text().await,
+        "Log in",
+        "Tab after the checkbox reaches the submit button"
+    );
+    browser.screenshot("keyboard-ready").await;
+    browser.mark_page().await;
+    browser.press(ENTER).await;
+    browser.wait_for_new_page().await;
+
+    browser.wait_for_location("/").await;
+    assert_eq!(browser.text("#current-user").await, "mia");
+    let wristband = browser
+        .cookie("user_id")
+        .await
+        .expect("user_id after login");
+    assert!(
+        wristband.expires_datetime().is_some(),
+        "the checkbox ticked with Space was sent"
+    );
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_link_from_another_site_arrives_logged_in() {
+    let (app, browser) = app_and_browser!("a_link_from_another_site_arrives_logged_in");
+    browser.register("noor", PASSWORD).await;
+
+    // A page of no site at all (an opaque origin) links to the profile:
+    // following it is a cross-site, top-level navigation.
+    let link = format!(
+        "data:text/html,<a id=go href='{}'>wristband profile</a>",
+        app.url("/profile")
+    );
+    browser.goto_url(&link).await;
+    browser.click_to_navigate("#go").await;
+
+    // `SameSite=Lax` sends the wristband along; `Strict` would not, and the
+    // browser would land on the login page instead.
+    browser.wait_for_location("/profile").await;
+    assert_eq!(browser.text("dd.username").await, "noor");
+
+    browser.close().await;
+}

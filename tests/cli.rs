@@ -1,0 +1,174 @@
+//! `wristband users ...` on a temporary database, and its effect on the
+//! running app.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::{assert_redirect_to, Backend, TestApp, PASSWORD};
+
+backend_tests!(
+    create_then_log_in_through_the_app,
+    passwords_come_from_stdin_never_arguments,
+    list_shows_every_account_and_its_status,
+    deactivate_ends_a_live_session_and_activate_restores_login,
+    delete_removes_the_account,
+    history_lists_attempts,
+    unknown_users_are_an_error,
+);
+
+/// Runs the real binary against the app's database, feeding `stdin`.
+fn wristband(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wristband"))
+        .args(args)
+        .env(
+            "ROCKET_DATABASES",
+            format!(r#"{{wristband={{url="{}"}}}}"#, app.db.url()),
+        )
+        .env("ROCKET_BCRYPT_COST", "4")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("the binary finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+async fn create_then_log_in_through_the_app(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let output = wristband(
+        &app,
+        &["users", "create", "Grace"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).starts_with("created Grace (id "),
+        "{}",
+        stdout(&output)
+    );
+    assert_redirect_to(&app.login("grace", PASSWORD).await, "/");
+
+    let again = wristband(
+        &app,
+        &["users", "create", "GRACE"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        stderr(&again).trim_end(),
+        "error: the username GRACE is taken"
+    );
+}
+
+async fn passwords_come_from_stdin_never_arguments(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let refused = wristband(&app, &["users", "create", "grace", PASSWORD], "");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "clap refuses an extra argument"
+    );
+    let short = wristband(&app, &["users", "create", "grace"], "short\n");
+    assert_eq!(short.status.code(), Some(1));
+    assert_eq!(
+        stderr(&short).trim_end(),
+        "error: password refused: Use at least 8 characters."
+    );
+    let listed = wristband(&app, &["users", "list"], "");
+    assert!(!stdout(&listed).contains("grace"), "nothing was created");
+}
+
+async fn list_shows_every_account_and_its_status(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.register("ada", PASSWORD).await;
+    app.register("bob", PASSWORD).await;
+    wristband(&app, &["users", "deactivate", "bob"], "");
+    let output = wristband(&app, &["users", "list"], "");
+    assert!(output.status.success());
+    let lines: Vec<String> = stdout(&output)
+        .lines()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0], "id username status");
+    assert!(lines[1].ends_with("ada active"), "{lines:?}");
+    assert!(lines[2].ends_with("bob deactivated"), "{lines:?}");
+}
+
+async fn deactivate_ends_a_live_session_and_activate_restores_login(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    assert_eq!(app.get("/profile").await.status().code, 200);
+
+    let output = wristband(&app, &["users", "deactivate", "ADA"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim_end(),
+        "deactivated ADA: its sessions end on their next request"
+    );
+    assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
+    assert_eq!(app.login("ada", PASSWORD).await.status().code, 403);
+
+    let output = wristband(&app, &["users", "activate", "ada"], "");
+    assert!(output.status.success());
+    assert_redirect_to(&app.login("ada", PASSWORD).await, "/");
+}
+
+async fn delete_removes_the_account(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let output = wristband(&app, &["users", "delete", "ada"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim_end(),
+        "deleted ada and its login history"
+    );
+    assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
+    assert_eq!(app.login("ada", PASSWORD).await.status().code, 401);
+}
+
+async fn history_lists_attempts(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    app.logout().await;
+    app.login("ada", "wrong password!").await;
+    let output = wristband(&app, &["users", "history", "ada"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let whats: Vec<&str> = ["Wrong password", "Logged out", "Signed in"]
+        .into_iter()
+        .filter(|what| text.contains(what))
+        .collect();
+    assert_eq!(whats.len(), 3, "{text}");
+    assert_eq!(
+        text.lines().count(),
+        4,
+        "a header and three entries: {text}"
+    );
+    assert!(text.contains("127.0.0.1"), "{text}");
+}
+
+async fn unknown_users_are_an_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    for command in ["deactivate", "activate", "delete", "history"] {
+        let output = wristband(&app, &["users", command, "nobody"], "");
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        assert_eq!(
+            stderr(&output).trim_end(),
+            "error: no user named nobody",
+            "{command}"
+        );
+    }
+    let output = wristband(&app, &["users", "delete", "not a name"], "");
+    assert_eq!(output.status.code(), Some(1));
+}
