@@ -349,11 +349,14 @@ bench_backend() {
   "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >/dev/null # warm-up
   for round in 1 2; do
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/bench/baseline" >"$SCRATCH/w.txt"
-    rate=$(wrk_rate "$SCRATCH/w.txt") base=$(calc "$base + $rate / 2")
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    base=$(calc "$base + $rate / 2")
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >"$SCRATCH/w.txt"
-    rate=$(wrk_rate "$SCRATCH/w.txt") prof_small=$(calc "$prof_small + $rate / 2")
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    prof_small=$(calc "$prof_small + $rate / 2")
     "${wrk_pages[@]}" -s "$SCRATCH/pages-big.lua" "http://127.0.0.1:$big/profile" >"$SCRATCH/w.txt"
-    rate=$(wrk_rate "$SCRATCH/w.txt") prof_big=$(calc "$prof_big + $rate / 2")
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    prof_big=$(calc "$prof_big + $rate / 2")
   done
 
   # Logins: the bcrypt limit just before and just after, averaged.
@@ -365,10 +368,12 @@ bench_backend() {
   limit1=$(bcrypt_limit 5)
   for round in 1 2; do
     "${wrk_logins[@]}" -s "$SCRATCH/login-small.lua" "http://127.0.0.1:$small/login" >"$SCRATCH/w.txt"
-    rate=$(wrk_rate "$SCRATCH/w.txt") logins_small=$(calc "$logins_small + $rate / 2" 4)
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    logins_small=$(calc "$logins_small + $rate / 2" 4)
     settle "$PID_small"
     "${wrk_logins[@]}" -s "$SCRATCH/login-big.lua" "http://127.0.0.1:$big/login" >"$SCRATCH/w.txt"
-    rate=$(wrk_rate "$SCRATCH/w.txt") logins_big=$(calc "$logins_big + $rate / 2" 4)
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    logins_big=$(calc "$logins_big + $rate / 2" 4)
     settle "$PID_big"
   done
   limit2=$(bcrypt_limit 5)

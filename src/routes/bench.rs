@@ -7,8 +7,8 @@ use rocket::{get, routes, Route};
 use rocket_dyn_templates::{context, Template};
 
 /// The profile page as it looks to a signed-in user, minus the work of
-/// finding out who that is. The token has the length of a real one so the
-/// rendered page has the same size.
+/// finding out who that is: the same fields as `Page::render` gives it. The
+/// token has the length of a real one so the rendered page has the same size.
 #[get("/bench/baseline")]
 fn baseline() -> Template {
     Template::render(
@@ -17,6 +17,7 @@ fn baseline() -> Template {
             user: context! { id: 1_i64, username: "bench-user" },
             csrf_token: "0".repeat(128),
             flash: Option::<()>::None,
+            current: "profile",
         },
     )
 }
