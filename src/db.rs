@@ -55,11 +55,18 @@ pub struct DbPool {
     pool: AnyPool,
     backend: Backend,
     quick: QuickConnections,
+    /// `connect_timeout`: how long a request may wait on the database.
+    timeout: Duration,
 }
 
 impl DbPool {
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How long a request may wait on the database before it gets a 503.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// A connection for one short query on the hot path (the user lookup
@@ -95,7 +102,7 @@ impl DbPool {
             None => self.pool.acquire().await?.detach(),
         };
         Ok(QuickConnection {
-            conn: Some(conn),
+            conn,
             home: &self.quick,
             _permit: permit,
         })
@@ -127,21 +134,20 @@ impl QuickConnections {
 /// A connection lent by [`DbPool::quick`]. Call [`keep`](Self::keep) once a
 /// query on it succeeded; dropped otherwise, the connection is closed.
 pub struct QuickConnection<'a> {
-    conn: Option<AnyConnection>,
+    conn: AnyConnection,
     home: &'a QuickConnections,
     _permit: SemaphorePermit<'a>,
 }
 
 impl QuickConnection<'_> {
-    /// Hands the connection back for the next request.
-    pub fn keep(mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.home
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(conn);
-        }
+    /// Hands the connection back for the next request. (No `Drop` impl:
+    /// a connection dropped without `keep` is simply closed.)
+    pub fn keep(self) {
+        self.home
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(self.conn);
     }
 }
 
@@ -149,14 +155,13 @@ impl Deref for QuickConnection<'_> {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        // Only `keep` (which consumes self) takes the connection out.
-        self.conn.as_ref().expect("a quick connection until kept")
+        &self.conn
     }
 }
 
 impl DerefMut for QuickConnection<'_> {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        self.conn.as_mut().expect("a quick connection until kept")
+        &mut self.conn
     }
 }
 
@@ -248,6 +253,7 @@ impl rocket_db_pools::Pool for DbPool {
                 pool,
                 backend,
                 quick: QuickConnections::new(),
+                timeout,
             }),
             Err(e) => {
                 let e = why_unreachable(e, &options, timeout).await;

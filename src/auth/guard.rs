@@ -78,16 +78,27 @@ async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
 /// three). If the query fails there, the connection is dropped and the pool,
 /// which checks its connections, gets a second try: a kept connection may
 /// have gone stale since its last use.
+///
+/// The quick query is bounded by `connect_timeout` like a pool acquire is:
+/// a kept connection to a database that froze must not hang the request.
 async fn find_active(db: &Db, id: i64) -> Result<Option<User>, crate::error::Error> {
-    let mut conn = db.quick().await?;
-    match users::find_active(&mut *conn, id).await {
-        Ok(found) => {
+    let mut conn = rocket::tokio::time::timeout(db.timeout(), db.quick())
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    let quick =
+        rocket::tokio::time::timeout(db.timeout(), users::find_active(&mut *conn, id)).await;
+    match quick {
+        Ok(Ok(found)) => {
             conn.keep();
             Ok(found)
         }
-        Err(e) => {
+        failed => {
             drop(conn);
-            log::info!("user lookup failed on a kept connection, retrying on the pool: {e}");
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "timed out".to_string(),
+            };
+            log::info!("user lookup failed on a kept connection, retrying on the pool: {why}");
             let pool: &AnyPool = db;
             users::find_active(pool, id).await
         }
