@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 mod headers;
 mod routes;
+pub mod user_agent;
 pub mod users;
 
 use rocket::figment::Figment;

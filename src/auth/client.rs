@@ -16,9 +16,6 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-/// User agents are kept to this many characters.
-const MAX_USER_AGENT: usize = 256;
-
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for ClientInfo {
     type Error = std::convert::Infallible;
@@ -29,7 +26,7 @@ impl<'r> FromRequest<'r> for ClientInfo {
             user_agent: req
                 .headers()
                 .get_one("User-Agent")
-                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+                .map(crate::user_agent::sanitize),
         })
     }
 }
