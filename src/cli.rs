@@ -15,6 +15,8 @@ use crate::attempts;
 use crate::auth::Hasher;
 use crate::clock::{format_utc, Clock};
 use crate::db::Db;
+use crate::sessions;
+use crate::user_agent;
 use crate::users::{self, CreateError, Password, Username};
 
 /// wristband: Flask-Login-style authentication for Rocket.
@@ -51,6 +53,11 @@ pub enum UsersCommand {
     Activate { name: String },
     /// Delete an account and its login history.
     Delete { name: String },
+    /// List an account's live sessions (its wristbands the server knows).
+    Sessions { name: String },
+    /// End every session of an account: each browser is signed out at its
+    /// next request.
+    Logout { name: String },
     /// Show an account's recent login attempts and logouts.
     History {
         name: String,
@@ -175,10 +182,7 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
             if !users::set_active(db, &name, false, Clock::system().now()).await? {
                 return Err(Failure(format!("no user named {name}")));
             }
-            writeln!(
-                out,
-                "deactivated {name}: its sessions end on their next request"
-            )?;
+            writeln!(out, "deactivated {name}: its sessions have ended")?;
         }
         UsersCommand::Activate { name } => {
             let name = username(&name)?;
@@ -192,6 +196,51 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
             let id = account_id(db, &name).await?;
             users::delete(db, id).await?;
             writeln!(out, "deleted {name} and its login history")?;
+        }
+        UsersCommand::Sessions { name } => {
+            let name = username(&name)?;
+            let id = account_id(db, &name).await?;
+            writeln!(
+                out,
+                "{:<32}  {:<20}  {:<20}  {:<28}  {:<39}  device",
+                "session", "started", "last seen", "ends", "address"
+            )?;
+            // Expired rows too, marked: they are refused, and pruned later.
+            let now = Clock::system().now();
+            for session in sessions::list(db, id, i64::MIN).await? {
+                let ends = if session.expires_at > now {
+                    format_utc(session.expires_at)
+                } else {
+                    format!("{} (ended)", format_utc(session.expires_at))
+                };
+                let address = if session.client_ip.is_empty() {
+                    "-"
+                } else {
+                    session.client_ip.as_str()
+                };
+                writeln!(
+                    out,
+                    "{:<32}  {:<20}  {:<20}  {:<28}  {:<39}  {}{}",
+                    session.public_id,
+                    format_utc(session.created_at),
+                    format_utc(session.last_seen),
+                    ends,
+                    address,
+                    user_agent::describe(&session.user_agent),
+                    if session.remembered {
+                        " (remembered)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
+        }
+        UsersCommand::Logout { name } => {
+            let name = username(&name)?;
+            let id = account_id(db, &name).await?;
+            let ended = sessions::end_all(db, id).await?;
+            let plural = if ended == 1 { "" } else { "s" };
+            writeln!(out, "ended {ended} session{plural} of {name}")?;
         }
         UsersCommand::History { name, limit } => {
             let name = username(&name)?;

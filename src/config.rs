@@ -22,6 +22,8 @@ pub struct Settings {
     pub max_failed_logins_per_ip: u32,
     /// Length of the throttling window, in minutes.
     pub throttle_window_minutes: u32,
+    /// A browser-session wristband unused this long is refused, in hours.
+    pub session_idle_hours: u32,
     /// Whether cookies carry `Secure`. Unset means "in the release profile":
     /// deployments terminate TLS at a proxy, so the request's own scheme says
     /// nothing about what the browser used.
@@ -37,6 +39,7 @@ impl Default for Settings {
             max_failed_logins: 5,
             max_failed_logins_per_ip: 50,
             throttle_window_minutes: 15,
+            session_idle_hours: 24,
             secure_cookies: None,
         }
     }
@@ -63,6 +66,9 @@ impl Settings {
         if settings.throttle_window_minutes == 0 {
             return Err("throttle_window_minutes must be at least 1".into());
         }
+        if settings.session_idle_hours == 0 {
+            return Err("session_idle_hours must be at least 1".into());
+        }
         if settings.secure_cookies.is_none() {
             let release = figment.profile() == rocket::Config::RELEASE_PROFILE;
             settings.secure_cookies = Some(release);
@@ -81,6 +87,10 @@ impl Settings {
 
     pub fn fresh_secs(&self) -> i64 {
         i64::from(self.fresh_minutes) * 60
+    }
+
+    pub fn session_idle_secs(&self) -> i64 {
+        i64::from(self.session_idle_hours) * 3_600
     }
 
     pub fn throttle_window_secs(&self) -> i64 {

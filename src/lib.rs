@@ -12,7 +12,9 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod headers;
+mod hex;
 mod routes;
+pub mod sessions;
 pub mod user_agent;
 pub mod users;
 

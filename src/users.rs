@@ -232,30 +232,34 @@ pub async fn set_password(db: &AnyPool, id: i64, hash: &PasswordHash) -> Result<
 }
 
 /// Deactivates (at `now`) or reactivates an account; `false` if there is no
-/// such user. A deactivated user's cookies stop working on the next request.
+/// such user. Deactivation ends every session of the account in the same
+/// transaction, so reactivating it later brings none of them back.
 pub async fn set_active(
     db: &AnyPool,
     username: &Username,
     active: bool,
     now: i64,
 ) -> Result<bool, Error> {
-    let query = if active {
-        sqlx::query("UPDATE users SET deactivated_at = NULL WHERE lower(username) = lower($1)")
-            .bind(username.as_str())
-    } else {
-        sqlx::query(
-            "UPDATE users SET deactivated_at = $2 \
-             WHERE lower(username) = lower($1) AND deactivated_at IS NULL",
-        )
-        .bind(username.as_str())
-        .bind(now)
+    let Some(account) = find_credentials(db, username).await? else {
+        return Ok(false);
     };
-    let changed = query.execute(db).await?.rows_affected();
-    if changed == 0 && !active {
-        // Already deactivated counts as done, if the user exists.
-        return Ok(find_credentials(db, username).await?.is_some());
+    let id = account.user.id;
+    if active {
+        sqlx::query("UPDATE users SET deactivated_at = NULL WHERE id = $1")
+            .bind(id)
+            .execute(db)
+            .await?;
+        return Ok(true);
     }
-    Ok(changed > 0)
+    let mut tx = db.begin().await?;
+    sqlx::query("UPDATE users SET deactivated_at = $2 WHERE id = $1 AND deactivated_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    crate::sessions::end_all(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Deletes an account (its login history goes with it, by foreign key).

@@ -15,6 +15,8 @@ backend_tests!(
     deactivate_ends_a_live_session_and_activate_restores_login,
     delete_removes_the_account,
     history_lists_attempts,
+    sessions_lists_the_live_wristbands,
+    logout_ends_every_session,
     unknown_users_are_an_error,
 );
 
@@ -116,13 +118,52 @@ async fn deactivate_ends_a_live_session_and_activate_restores_login(backend: Bac
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         stdout(&output).trim_end(),
-        "deactivated ADA: its sessions end on their next request"
+        "deactivated ADA: its sessions have ended"
     );
     assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
     assert_eq!(app.login("ada", PASSWORD).await.status().code, 403);
 
     let output = wristband(&app, &["users", "activate", "ada"], "");
     assert!(output.status.success());
+    assert_redirect_to(&app.login("ada", PASSWORD).await, "/");
+}
+
+async fn sessions_lists_the_live_wristbands(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let other = app.switch_browser(common::Jar::new());
+    app.login_remembered("ada", PASSWORD).await;
+    app.switch_browser(other);
+    let output = wristband(&app, &["users", "sessions", "ada"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("session "), "{out}");
+    let ids: Vec<String> = sqlx::query("SELECT public_id FROM sessions ORDER BY id")
+        .fetch_all(app.pool())
+        .await
+        .expect("sessions")
+        .iter()
+        .map(|row| sqlx::Row::get(row, "public_id"))
+        .collect();
+    for id in &ids {
+        assert!(out.contains(id.as_str()), "{out}");
+    }
+    assert!(out.contains("127.0.0.1"), "{out}");
+    assert_eq!(out.matches("(remembered)").count(), 1, "{out}");
+}
+
+async fn logout_ends_every_session(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let other = app.switch_browser(common::Jar::new());
+    app.login("ada", PASSWORD).await;
+    let output = wristband(&app, &["users", "logout", "ada"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim_end(), "ended 2 sessions of ada");
+    assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
+    app.switch_browser(other);
+    assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
+    // Ending them does not lock the account: a new login works.
     assert_redirect_to(&app.login("ada", PASSWORD).await, "/");
 }
 

@@ -2,7 +2,7 @@
 //! throttling first, then exactly one bcrypt check, then the audit trail,
 //! then the cookies. Routes call these and only choose what to render.
 
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket_db_pools::Database;
@@ -10,11 +10,12 @@ use sqlx::AnyPool;
 
 use crate::attempts::{self, Attempt, Outcome as Recorded};
 use crate::auth::client::ClientInfo;
-use crate::auth::{cookie, throttle, Hasher};
+use crate::auth::{throttle, Hasher, Wristband};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::Error;
+use crate::sessions::{self, PublicId, Session};
 use crate::users::{self, CreateError, Password, User, Username};
 
 /// What a login attempt came to.
@@ -28,15 +29,26 @@ pub enum LoginOutcome {
     Deactivated,
 }
 
+/// What ending one session came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Another browser's session ended.
+    Other,
+    /// This browser's own session ended: it is logged out.
+    This,
+    /// The user has no live session by that id.
+    NotFound,
+}
+
 /// Everything the rules need, gathered from the request: the database, the
-/// hasher, settings, the clock, who is asking, and the cookie jar.
+/// hasher, settings, the clock, who is asking, and the browser's wristband.
 pub struct Authenticator<'r> {
     db: &'r AnyPool,
     hasher: &'r Hasher,
     settings: &'r Settings,
     clock: &'r Clock,
     client: ClientInfo,
-    jar: &'r CookieJar<'r>,
+    wristband: Wristband<'r>,
 }
 
 #[rocket::async_trait]
@@ -62,13 +74,20 @@ impl<'r> FromRequest<'r> for Authenticator<'r> {
             Outcome::Error((_, never)) => match never {},
             Outcome::Forward(_) => ClientInfo::default(),
         };
+        let wristband = match req.guard::<Wristband<'r>>().await {
+            Outcome::Success(wristband) => wristband,
+            Outcome::Error((status, _)) => {
+                return Outcome::Error((status, "wristband is not fully attached"))
+            }
+            Outcome::Forward(status) => return Outcome::Forward(status),
+        };
         Outcome::Success(Authenticator {
             db,
             hasher,
             settings,
             clock,
             client,
-            jar: req.cookies(),
+            wristband,
         })
     }
 }
@@ -134,7 +153,7 @@ impl Authenticator<'_> {
         match account {
             Some(account) if password_ok && account.active => {
                 self.record(user_id, &key, Recorded::Success).await?;
-                cookie::login_user(self.jar, &account.user, remember, self.settings, self.now());
+                self.wristband.put_on(&account.user, remember);
                 Ok(LoginOutcome::LoggedIn(account.user))
             }
             Some(_) if password_ok => {
@@ -178,12 +197,13 @@ impl Authenticator<'_> {
         let key = throttle::username_key(user.username.as_str());
         self.record(Some(user.id), &key, Recorded::Reauthenticated)
             .await?;
-        cookie::mark_fresh(self.jar, user, self.settings, self.now());
+        self.wristband.mark_fresh(user);
         Ok(true)
     }
 
     /// Replaces the password if `current` is right. The old one stops
-    /// working at once.
+    /// working at once, and so does every other session of the user: whoever
+    /// knew the old password may be signed in elsewhere. This one stays.
     pub async fn change_password(
         &self,
         user: &User,
@@ -195,6 +215,10 @@ impl Authenticator<'_> {
         }
         let hash = self.hasher.hash(new).await?;
         users::set_password(self.db, user.id, &hash).await?;
+        match self.wristband.current() {
+            Some(this) => sessions::end_others(self.db, user.id, this.id).await?,
+            None => sessions::end_all(self.db, user.id).await?,
+        };
         let key = throttle::username_key(user.username.as_str());
         self.record(Some(user.id), &key, Recorded::PasswordChanged)
             .await?;
@@ -207,8 +231,9 @@ impl Authenticator<'_> {
         if !self.confirm_password(user, password).await? {
             return Ok(false);
         }
+        // Its sessions go with it (by foreign key).
         users::delete(self.db, user.id).await?;
-        cookie::logout_user(self.jar, self.settings);
+        self.wristband.take_off().await?;
         Ok(true)
     }
 
@@ -223,18 +248,49 @@ impl Authenticator<'_> {
         let user = users::create(self.db, username, &hash, self.now()).await?;
         let key = throttle::username_key(username.as_str());
         self.record(Some(user.id), &key, Recorded::Success).await?;
-        cookie::login_user(self.jar, &user, false, self.settings, self.now());
+        self.wristband.put_on(&user, false);
         Ok(user)
     }
 
-    /// Takes the wristband off, recording the logout if someone was signed in.
+    /// Takes the wristband off and ends its session, recording the logout if
+    /// someone was signed in.
     pub async fn logout(&self, user: Option<&User>) -> Result<(), Error> {
-        cookie::logout_user(self.jar, self.settings);
+        self.wristband.take_off().await?;
         if let Some(user) = user {
             let key = throttle::username_key(user.username.as_str());
             self.record(Some(user.id), &key, Recorded::Logout).await?;
         }
         Ok(())
+    }
+
+    /// The user's live sessions, most recently used first, and which of them
+    /// is this browser's.
+    pub async fn sessions(&self, user: &User) -> Result<(Vec<Session>, Option<i64>), Error> {
+        let live = sessions::list(self.db, user.id, self.now()).await?;
+        Ok((live, self.wristband.current().map(|this| this.id)))
+    }
+
+    /// Ends one of the user's sessions. Ending this browser's own logs it
+    /// out; another user's session id changes nothing.
+    pub async fn end_session(&self, user: &User, session: &PublicId) -> Result<Ended, Error> {
+        let this = self.wristband.current().map(|c| &c.public_id) == Some(session);
+        if !sessions::end(self.db, user.id, session).await? {
+            return Ok(Ended::NotFound);
+        }
+        if this {
+            self.logout(Some(user)).await?;
+            return Ok(Ended::This);
+        }
+        Ok(Ended::Other)
+    }
+
+    /// Ends every session of the user but this browser's; how many ended.
+    pub async fn end_other_sessions(&self, user: &User) -> Result<u64, Error> {
+        match self.wristband.current() {
+            Some(this) => sessions::end_others(self.db, user.id, this.id).await,
+            // Not signed in by cookie: there is no "this one" to keep.
+            None => Ok(0),
+        }
     }
 
     /// The user's recent sign-ins and their last failed attempt, for

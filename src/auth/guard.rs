@@ -10,10 +10,12 @@ use rocket_db_pools::Database;
 use sqlx::AnyPool;
 
 use crate::auth::cookie;
+use crate::auth::wristband::presented_token;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::users::{self, User};
+use crate::sessions::{self, SignedIn, TokenHash};
+use crate::users::User;
 
 /// How many times the user row has been read from the database, over the
 /// app's life. Managed state; it shows that guards share one read per request.
@@ -30,41 +32,72 @@ impl UserLoads {
 #[derive(Debug, Clone, Copy)]
 pub struct StoreUnavailable;
 
-/// This request's user, read once and cached in the request.
-struct Identity(Result<Option<User>, StoreUnavailable>);
+/// This request's user and session, read once and cached in the request.
+struct Identity(Result<Option<SignedIn>, StoreUnavailable>);
 
 /// The signed-in user for this request: `Ok(None)` for anonymous visitors
-/// (no cookie, a cookie that does not decrypt, or a user who is gone or
+/// (no cookie, a cookie that does not decrypt, a wristband the registry
+/// does not hold or that has expired, or a user who is gone or
 /// deactivated), `Err` when the database could not answer.
 pub async fn current_user<'r>(req: &'r Request<'_>) -> Result<Option<&'r User>, StoreUnavailable> {
+    Ok(signed_in(req).await?.map(|signed| &signed.user))
+}
+
+/// The signed-in user and the session behind this request's wristband, as
+/// [`current_user`] (the same single read).
+pub async fn signed_in<'r>(req: &'r Request<'_>) -> Result<Option<&'r SignedIn>, StoreUnavailable> {
     let identity = req
         .local_cache_async(async { Identity(load(req).await) })
         .await;
     match &identity.0 {
-        Ok(user) => Ok(user.as_ref()),
+        Ok(signed) => Ok(signed.as_ref()),
         Err(e) => Err(*e),
     }
 }
 
-async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
+/// A session's `last_seen` is written at most this often, not on every
+/// request: a write per page view would cost more than the page.
+const TOUCH_EVERY_SECS: i64 = 5 * 60;
+
+async fn load(req: &Request<'_>) -> Result<Option<SignedIn>, StoreUnavailable> {
     let jar = req.cookies();
     let Some(id) = cookie::session_user_id(jar) else {
         return Ok(None);
     };
-    let Some(db) = Db::fetch(req.rocket()) else {
-        log::error!("the database is not attached");
+    let Some(token) = presented_token(jar) else {
+        return Ok(None);
+    };
+    let rocket = req.rocket();
+    let (Some(db), Some(settings), Some(clock)) = (
+        Db::fetch(rocket),
+        rocket.state::<Settings>(),
+        rocket.state::<Clock>(),
+    ) else {
+        log::error!("wristband's stages are not all attached");
         return Err(StoreUnavailable);
     };
-    if let Some(loads) = req.rocket().state::<UserLoads>() {
+    if let Some(loads) = rocket.state::<UserLoads>() {
         loads.0.fetch_add(1, Ordering::Relaxed);
     }
-    match find_active(db, id).await {
-        Ok(Some(user)) => Ok(Some(user)),
-        Ok(None) => {
-            // Deleted or deactivated: take the stale wristband off.
-            if let Some(settings) = req.rocket().state::<Settings>() {
-                cookie::logout_user(jar, settings);
+    let now = clock.now();
+    match find_signed_in(db, id, &token, now).await {
+        Ok(Some(signed)) => {
+            if now - signed.session.last_seen >= TOUCH_EVERY_SECS {
+                let idle = settings.session_idle_secs();
+                // Losing one "last seen" is harmless; failing the page is not.
+                if let Err(e) = sessions::touch(db, signed.session.id, now, idle).await {
+                    log::warn!(
+                        "could not record session {} as seen: {e}",
+                        signed.session.id
+                    );
+                }
             }
+            Ok(Some(signed))
+        }
+        Ok(None) => {
+            // Ended, expired, never issued, or its user gone or
+            // deactivated: take the stale wristband off.
+            cookie::logout_user(jar, settings);
             Ok(None)
         }
         Err(e) => {
@@ -74,19 +107,27 @@ async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
     }
 }
 
-/// One primary-key read on a quick connection (one round trip instead of
-/// three). If the query fails there, the connection is dropped and the pool,
-/// which checks its connections, gets a second try: a kept connection may
-/// have gone stale since its last use.
+/// One read on a quick connection (one round trip instead of three). If the
+/// query fails there, the connection is dropped and the pool, which checks
+/// its connections, gets a second try: a kept connection may have gone
+/// stale since its last use.
 ///
 /// The quick query is bounded by `connect_timeout` like a pool acquire is:
 /// a kept connection to a database that froze must not hang the request.
-async fn find_active(db: &Db, id: i64) -> Result<Option<User>, crate::error::Error> {
+async fn find_signed_in(
+    db: &Db,
+    id: i64,
+    token: &TokenHash,
+    now: i64,
+) -> Result<Option<SignedIn>, crate::error::Error> {
     let mut conn = rocket::tokio::time::timeout(db.timeout(), db.quick())
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
-    let quick =
-        rocket::tokio::time::timeout(db.timeout(), users::find_active(&mut *conn, id)).await;
+    let quick = rocket::tokio::time::timeout(
+        db.timeout(),
+        sessions::find_signed_in(&mut *conn, id, token, now),
+    )
+    .await;
     match quick {
         Ok(Ok(found)) => {
             conn.keep();
@@ -100,7 +141,7 @@ async fn find_active(db: &Db, id: i64) -> Result<Option<User>, crate::error::Err
             };
             log::info!("user lookup failed on a kept connection, retrying on the pool: {why}");
             let pool: &AnyPool = db;
-            users::find_active(pool, id).await
+            sessions::find_signed_in(pool, id, token, now).await
         }
     }
 }

@@ -29,18 +29,19 @@ pub mod password;
 pub mod redirect;
 pub mod throttle;
 pub mod unauthorized;
+pub mod wristband;
 
 use rocket::fairing::AdHoc;
 use rocket::tokio::task;
 
 pub use crate::users::User;
-pub use authenticator::{Authenticator, LoginOutcome};
+pub use authenticator::{Authenticator, Ended, LoginOutcome};
 pub use client::ClientInfo;
-pub use cookie::{login_user, logout_user, mark_fresh};
 pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
-pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};
+pub use guard::{current_user, signed_in, FreshUser, StoreUnavailable, UserLoads};
 pub use password::Hasher;
 pub use redirect::SafeRedirect;
+pub use wristband::Wristband;
 
 use crate::config::Settings;
 
@@ -50,6 +51,7 @@ pub fn stage() -> AdHoc {
     AdHoc::on_ignite("wristband auth", |rocket| async {
         rocket
             .manage(UserLoads::default())
+            .attach(wristband::Registrar)
             .register("/", rocket::catchers![unauthorized::unauthorized])
             .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
                 let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {

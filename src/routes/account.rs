@@ -9,8 +9,11 @@ use serde::Serialize;
 
 use super::{Page, Reply};
 use crate::attempts::Recorded;
-use crate::auth::{Authenticator, CsrfForm, FreshUser, User};
+use crate::auth::{Authenticator, CsrfForm, Ended, FreshUser, TokenOnly, User};
+use crate::clock::format_utc;
 use crate::error::Error;
+use crate::sessions::{PublicId, Session};
+use crate::user_agent;
 use crate::users::{CreateError, Password, Username};
 
 #[derive(FromForm)]
@@ -30,6 +33,11 @@ struct PasswordForm {
 #[derive(FromForm)]
 struct DeleteForm {
     password: String,
+}
+
+#[derive(FromForm)]
+struct EndSessionForm {
+    session: String,
 }
 
 /// Problems with a submitted form, by field name, shown next to each field.
@@ -92,10 +100,40 @@ struct ActivityRow {
 impl From<Recorded> for ActivityRow {
     fn from(r: Recorded) -> Self {
         ActivityRow {
-            when: crate::clock::format_utc(r.at),
+            when: format_utc(r.at),
             what: r.outcome_text,
             ip: r.client_ip.unwrap_or_else(|| "unknown".into()),
             agent: r.user_agent.unwrap_or_else(|| "unknown".into()),
+        }
+    }
+}
+
+/// One row of "Where you're signed in", ready to show.
+#[derive(Serialize)]
+struct SessionRow {
+    id: PublicId,
+    device: String,
+    ip: String,
+    started: String,
+    last_seen: String,
+    remembered: bool,
+    this_browser: bool,
+}
+
+impl SessionRow {
+    fn new(session: Session, this: Option<i64>) -> SessionRow {
+        SessionRow {
+            this_browser: this == Some(session.id),
+            id: session.public_id,
+            device: user_agent::describe(&session.user_agent),
+            ip: if session.client_ip.is_empty() {
+                "unknown".into()
+            } else {
+                session.client_ip
+            },
+            started: format_utc(session.created_at),
+            last_seen: format_utc(session.last_seen),
+            remembered: session.remembered,
         }
     }
 }
@@ -111,7 +149,15 @@ async fn settings_page(
     let (sign_ins, last_failure) = auth.recent_activity(user).await?;
     let sign_ins: Vec<ActivityRow> = sign_ins.into_iter().map(ActivityRow::from).collect();
     let last_failure = last_failure.map(ActivityRow::from);
-    Ok(page.render("settings", context! { sign_ins, last_failure, errors }))
+    let (live, this) = auth.sessions(user).await?;
+    let sessions: Vec<SessionRow> = live
+        .into_iter()
+        .map(|session| SessionRow::new(session, this))
+        .collect();
+    Ok(page.render(
+        "settings",
+        context! { sign_ins, last_failure, sessions, errors },
+    ))
 }
 
 #[get("/settings")]
@@ -175,12 +221,46 @@ async fn delete_account(
     )))
 }
 
+#[post("/settings/sessions/end", data = "<form>")]
+async fn end_session(
+    form: CsrfForm<EndSessionForm>,
+    user: User,
+    auth: Authenticator<'_>,
+) -> Result<Flash<Redirect>, Error> {
+    let ended = match PublicId::parse(&form.session) {
+        Some(session) => auth.end_session(&user, &session).await?,
+        None => Ended::NotFound,
+    };
+    let message = match ended {
+        Ended::Other => "That session has ended: it is signed out.",
+        Ended::This => "This browser's session has ended: you are signed out.",
+        Ended::NotFound => "That session had already ended.",
+    };
+    Ok(Flash::success(Redirect::to("/settings"), message))
+}
+
+#[post("/settings/sessions/end-others", data = "<_form>")]
+async fn end_other_sessions(
+    _form: CsrfForm<TokenOnly>,
+    user: User,
+    auth: Authenticator<'_>,
+) -> Result<Flash<Redirect>, Error> {
+    let message = match auth.end_other_sessions(&user).await? {
+        0 => "You were not signed in anywhere else.".to_string(),
+        1 => "Your other session has ended.".to_string(),
+        n => format!("Your {n} other sessions have ended."),
+    };
+    Ok(Flash::success(Redirect::to("/settings"), message))
+}
+
 pub fn routes() -> Vec<Route> {
     routes![
         register_page,
         register,
         settings,
         change_password,
-        delete_account
+        delete_account,
+        end_session,
+        end_other_sessions
     ]
 }

@@ -176,6 +176,9 @@ pub fn figment(url: &str) -> Figment {
         ))
 }
 
+/// A browser's cookies, by name.
+pub type Jar = BTreeMap<String, Cookie<'static>>;
+
 /// One browser's view of one running app. The browser's cookie jar is kept
 /// here, not by Rocket's tracked client, so that tests can do what browsers
 /// and attackers do: edit a cookie, or close the browser and drop its
@@ -264,6 +267,12 @@ impl TestApp {
         self.jar
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Puts `jar` in this browser's place and hands back the one it had: a
+    /// second browser on the same app, as in `let alice = app.switch_browser(Jar::new())`.
+    pub fn switch_browser(&self, jar: Jar) -> Jar {
+        std::mem::replace(&mut *self.jar(), jar)
     }
 
     /// The value of a cookie this browser holds.
