@@ -22,6 +22,8 @@ postgres_tests!(
     instances_start_together_on_a_fresh_database,
     a_wristband_from_one_instance_works_on_the_other,
     logging_out_on_one_instance_logs_out_everywhere,
+    a_copied_wristband_dies_on_every_instance_at_logout,
+    a_session_ended_on_one_instance_is_anonymous_on_the_other,
     simultaneous_registrations_across_instances_make_one_account,
     failed_logins_on_both_instances_add_up_to_one_throttle,
 );
@@ -285,6 +287,43 @@ async fn logging_out_on_one_instance_logs_out_everywhere() {
         (me.status, me.body.as_str()),
         (401, r#"{"error":"unauthorized"}"#)
     );
+}
+
+async fn a_copied_wristband_dies_on_every_instance_at_logout() {
+    let deployment = Deployment::launch().await;
+    let [a, b] = &deployment.instances;
+    let browser = Browser::default();
+    assert_redirect(&browser.register(a, "ada").await, "/");
+    let copy = Browser::default();
+    *copy.cookies() = browser.cookies().clone();
+    assert_signed_in_as(&copy.get(b, "/").await, "ada");
+
+    assert_redirect(&browser.post(a, a, "/logout", &[]).await, "/");
+    // The copy still sends the cookie; neither instance honours it.
+    for instance in [a, b] {
+        assert!(copy.has_cookie("user_id"));
+        let me = copy.get_json(instance, "/api/me").await;
+        assert_eq!(me.status, 401, "{me:?}");
+    }
+}
+
+async fn a_session_ended_on_one_instance_is_anonymous_on_the_other() {
+    let deployment = Deployment::launch().await;
+    let [a, b] = &deployment.instances;
+    let laptop = Browser::default();
+    assert_redirect(&laptop.register(a, "ada").await, "/");
+    let phone = Browser::default();
+    assert_redirect(&phone.login(a, "ada", PASSWORD).await, "/");
+    assert_signed_in_as(&phone.get(a, "/").await, "ada");
+
+    // On B, the laptop ends every other session.
+    let ended = laptop
+        .post(b, b, "/settings/sessions/end-others", &[])
+        .await;
+    assert_redirect(&ended, "/settings");
+    // The phone's very next request, on A, is anonymous.
+    assert_anonymous(&phone.get(a, "/").await);
+    assert_signed_in_as(&laptop.get(a, "/").await, "ada");
 }
 
 async fn simultaneous_registrations_across_instances_make_one_account() {

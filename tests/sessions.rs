@@ -169,7 +169,13 @@ async fn a_replayed_cookie_is_anonymous_after_logout(backend: Backend) {
         .dispatch()
         .await;
     assert_eq!(replay.status().code, 401);
-    // Nor does the same browser putting it back.
+    // Nor does the same browser putting it back, and it is told to drop it.
+    app.set_cookie("user_id", &copied);
+    let me = app.get_json("/api/me").await;
+    assert_eq!(me.status().code, 401);
+    let removal = common::set_cookie(&me, "user_id").expect("the cookie comes off");
+    assert_eq!(common::attr(removal, "Max-Age"), Some("0"));
+    drop(me);
     app.set_cookie("user_id", &copied);
     assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
 }

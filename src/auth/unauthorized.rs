@@ -54,24 +54,23 @@ fn redirect_with_next(page: &str, next: Option<SafeRedirect>) -> Redirect {
 
 #[rocket::catch(401)]
 pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorResponse> {
+    let identity = current_user(req).await;
+    // Rocket drops the cookie changes a failed request made before its
+    // catcher runs; a wristband that was ended, expired or names a gone or
+    // deactivated user must still come off, for pages and the API alike.
+    if matches!(identity, Ok(None)) && cookie::session_user_id(req.cookies()).is_some() {
+        if let Some(settings) = req.rocket().state::<Settings>() {
+            cookie::logout_user(req.cookies(), settings);
+        }
+    }
     if error::wants_json(req) {
         return Err(ErrorResponse::new(Status::Unauthorized));
     }
     let next = return_target(req);
-    let flash = match current_user(req).await {
+    let flash = match identity {
         // Signed in, yet refused: the session is not fresh enough.
         Ok(Some(_)) => Flash::warning(redirect_with_next("/reauth", next), REAUTH_MESSAGE),
-        identity => {
-            // Rocket drops the cookie changes a failed request made before
-            // its catcher runs; a wristband naming a gone or deactivated
-            // user must still come off.
-            if matches!(identity, Ok(None)) && cookie::session_user_id(req.cookies()).is_some() {
-                if let Some(settings) = req.rocket().state::<Settings>() {
-                    cookie::logout_user(req.cookies(), settings);
-                }
-            }
-            Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE)
-        }
+        _ => Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE),
     };
     Ok(flash)
 }

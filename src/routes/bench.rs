@@ -1,16 +1,42 @@
 //! Only in builds with the `bench-routes` feature (benches/run.sh), never in
-//! the product: a page that renders the same template as `/profile` from a
-//! fixed context, with no cookies, no guards and no database. It is the
-//! yardstick for what authentication adds to a page.
+//! the product: pages that render the same template as `/profile` from a
+//! fixed context, with no cookies and no guards. `/bench/baseline` asks no
+//! database: the yardstick for what authentication adds to a page.
+//! `/bench/floor` runs one trivial query on the app's pool first: the floor
+//! of any design that asks the database on every request, which is
+//! wristband's (a signed-out or deactivated wristband is refused on the very
+//! next request, on every instance).
 
 use rocket::{get, routes, Route};
+use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::Error;
 
 /// The profile page as it looks to a signed-in user, minus the work of
 /// finding out who that is: the same fields as `Page::render` gives it. The
 /// token has the length of a real one so the rendered page has the same size.
 #[get("/bench/baseline")]
 fn baseline() -> Template {
+    profile_page()
+}
+
+/// The same page after `SELECT 1` on a connection from the pool.
+#[get("/bench/floor")]
+async fn floor(mut db: Connection<Db>) -> Result<Template, Error> {
+    let one: i32 = sqlx::query("SELECT 1 AS one")
+        .fetch_one(&mut **db)
+        .await?
+        .try_get("one")?;
+    if one != 1 {
+        return Err(Error::Corrupt(format!("SELECT 1 answered {one}")));
+    }
+    Ok(profile_page())
+}
+
+fn profile_page() -> Template {
     Template::render(
         "profile",
         context! {
@@ -23,5 +49,5 @@ fn baseline() -> Template {
 }
 
 pub fn routes() -> Vec<Route> {
-    routes![baseline]
+    routes![baseline, floor]
 }
