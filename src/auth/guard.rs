@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rocket::http::Status;
 use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
-use rocket_db_pools::Database;
 use sqlx::AnyPool;
 
 use crate::auth::cookie;
+use crate::auth::managed::Managed;
 use crate::auth::wristband::presented_token;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -68,12 +68,12 @@ async fn load(req: &Request<'_>) -> Result<Option<SignedIn>, StoreUnavailable> {
         return Ok(None);
     };
     let rocket = req.rocket();
-    let (Some(db), Some(settings), Some(clock)) = (
-        Db::fetch(rocket),
-        rocket.state::<Settings>(),
-        rocket.state::<Clock>(),
-    ) else {
-        log::error!("wristband's stages are not all attached");
+    let Ok(Managed {
+        db,
+        settings,
+        clock,
+    }) = Managed::of(rocket)
+    else {
         return Err(StoreUnavailable);
     };
     if let Some(loads) = rocket.state::<UserLoads>() {

@@ -25,6 +25,7 @@ pub mod client;
 pub mod cookie;
 pub mod csrf;
 pub mod guard;
+mod managed;
 pub mod password;
 pub mod redirect;
 pub mod throttle;

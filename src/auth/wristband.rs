@@ -20,15 +20,14 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::Responder;
 use rocket::Response;
-use rocket_db_pools::Database;
 use sqlx::AnyPool;
 
 use crate::auth::client::ClientInfo;
 use crate::auth::cookie::{self, USER_COOKIE};
 use crate::auth::guard::signed_in;
+use crate::auth::managed::Managed;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::Db;
 use crate::error::Error;
 use crate::sessions::{self, CurrentSession, NewSession, TokenHash};
 use crate::users::User;
@@ -94,17 +93,13 @@ impl<'r> FromRequest<'r> for Wristband<'r> {
     type Error = Error;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let rocket = req.rocket();
-        let (Some(db), Some(settings), Some(clock)) = (
-            Db::fetch(rocket),
-            rocket.state::<Settings>(),
-            rocket.state::<Clock>(),
-        ) else {
-            log::error!("wristband's stages are not all attached");
-            return Outcome::Error((
-                Status::InternalServerError,
-                Error::Corrupt("wristband is not fully attached".into()),
-            ));
+        let Managed {
+            db,
+            settings,
+            clock,
+        } = match Managed::of(req.rocket()) {
+            Ok(managed) => managed,
+            Err(e) => return Outcome::Error((Status::InternalServerError, e)),
         };
         // A database that cannot say who this is must not stop a logout
         // from taking the cookies off; `take_off` reports the failure.
@@ -225,14 +220,11 @@ fn issued_value(res: &Response<'_>) -> Option<String> {
 }
 
 async fn register(req: &Request<'_>, value: &str, issue: &Issue) -> Result<(), Error> {
-    let rocket = req.rocket();
-    let (Some(db), Some(settings), Some(clock)) = (
-        Db::fetch(rocket),
-        rocket.state::<Settings>(),
-        rocket.state::<Clock>(),
-    ) else {
-        return Err(Error::Corrupt("wristband is not fully attached".into()));
-    };
+    let Managed {
+        db,
+        settings,
+        clock,
+    } = Managed::of(req.rocket())?;
     let client = match req.guard::<ClientInfo>().await {
         Outcome::Success(client) => client,
         Outcome::Error((_, never)) => match never {},
