@@ -36,16 +36,16 @@ fn cookie(name: &'static str, value: String, settings: &Settings) -> Cookie<'sta
 /// Puts the wristband on: the browser is logged in as `user` from the next
 /// request on. `remember` makes it outlast the browser session for
 /// `remember_days`; otherwise it is a browser-session cookie (no `Expires`).
-/// A password login is fresh as of `now`.
-///
-/// ```no_run
-/// # use rocket::http::CookieJar;
-/// # use wristband::{config::Settings, users::User};
-/// # fn handler(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i64) {
-/// wristband::auth::login_user(jar, user, false, settings, now);
-/// # }
-/// ```
-pub fn login_user(jar: &CookieJar<'_>, user: &User, remember: bool, settings: &Settings, now: i64) {
+/// A password login is fresh as of `now`. Only [`crate::auth::Wristband`]
+/// calls this: a cookie set any other way is never registered, so never
+/// honoured.
+pub(crate) fn login_user(
+    jar: &CookieJar<'_>,
+    user: &User,
+    remember: bool,
+    settings: &Settings,
+    now: i64,
+) {
     let mut wristband = cookie(USER_COOKIE, user.id.to_string(), settings);
     if remember {
         let lifetime = Duration::seconds(settings.remember_secs());
@@ -61,7 +61,7 @@ pub fn login_user(jar: &CookieJar<'_>, user: &User, remember: bool, settings: &S
 }
 
 /// Records that `user` proved their password in this browser at `now`.
-pub fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i64) {
+pub(crate) fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i64) {
     let mut fresh = cookie(FRESH_COOKIE, format!("{}:{now}", user.id), settings);
     fresh.set_expires(BROWSER_SESSION);
     jar.add_private(fresh);
@@ -69,7 +69,7 @@ pub fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i6
 
 /// Takes the wristband off: both cookies are removed with the attributes
 /// they were set with.
-pub fn logout_user(jar: &CookieJar<'_>, settings: &Settings) {
+pub(crate) fn logout_user(jar: &CookieJar<'_>, settings: &Settings) {
     jar.remove_private(cookie(USER_COOKIE, String::new(), settings));
     jar.remove_private(cookie(FRESH_COOKIE, String::new(), settings));
 }
