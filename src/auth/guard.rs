@@ -46,6 +46,16 @@ pub async fn current_user<'r>(req: &'r Request<'_>) -> Result<Option<&'r User>, 
     }
 }
 
+/// The user this request has already looked up, without asking the
+/// database: for responders, which cannot wait. When nothing looked the
+/// user up yet, or the lookup failed, this settles the request as anonymous.
+pub fn known_user<'r>(req: &'r Request<'_>) -> Option<&'r User> {
+    match &req.local_cache(|| Identity(Ok(None))).0 {
+        Ok(user) => user.as_ref(),
+        Err(_) => None,
+    }
+}
+
 async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
     let jar = req.cookies();
     let Some(id) = cookie::session_user_id(jar) else {

@@ -31,6 +31,14 @@ const SECRET_KEY: &str = "f5a7c6e9b8d3a1f0e2c4b6a8d0f1e3c5a7b9d2f4e6c8a0b1d3f5e7
 /// Generous for a loaded two-core machine; a healthy run needs a fraction.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The browser window the flows run in (and screenshots are taken at).
+const WINDOW: (u32, u32) = (1200, 900);
+/// axe-core, the accessibility engine (a vendored test fixture, see its README).
+const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+/// The widths every page state is checked at: axe at a phone's and a
+/// desktop's width, and no sideways scrolling at WCAG's reflow width.
+const AXE_WIDTHS: [(u32, u32); 2] = [(390, 844), (1280, 800)];
+const REFLOW_WIDTH: (u32, u32) = (320, 640);
 
 /// Whether the browser tests can run here. When they cannot, prints one
 /// line saying why and returns `false`, unless `WRISTBAND_REQUIRE_BROWSER=1`,
@@ -265,6 +273,9 @@ pub struct Browser {
     screenshots: PathBuf,
     test: String,
     origin: String,
+    /// Whether each page the browser arrives at is checked (see
+    /// [`Browser::check_page`]); off only while a test repeats one page.
+    checks: std::cell::Cell<bool>,
     // Dropped last: killing the driver's group is the backstop for everything.
     driver: Driver,
 }
@@ -287,6 +298,7 @@ impl Browser {
             screenshots,
             test: test.to_string(),
             origin: app.origin.clone(),
+            checks: std::cell::Cell::new(true),
             driver,
         }
     }
@@ -333,6 +345,7 @@ impl Browser {
             .goto(&format!("{}{path}", self.origin))
             .await
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
+        self.check_page().await;
     }
 
     /// Opens an absolute URL (another site, a `data:` page).
@@ -476,6 +489,9 @@ impl Browser {
                 )
                 .await;
             if matches!(loaded, Ok(Value::Bool(true))) {
+                if self.location_is_ours().await {
+                    self.check_page().await;
+                }
                 return;
             }
             assert!(
@@ -576,6 +592,172 @@ impl Browser {
         fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
 
+    async fn location_is_ours(&self) -> bool {
+        match self.client().current_url().await {
+            Ok(url) => url.origin().ascii_serialization() == self.origin,
+            Err(_) => false,
+        }
+    }
+
+    /// Turns the checks of every page the browser arrives at off or on.
+    pub fn set_checks(&self, on: bool) {
+        self.checks.set(on);
+    }
+
+    /// Checks the page as it is now, as every visit does: axe-core finds no
+    /// violation at 390 px and at 1280 px, and at 320 px nothing is wider
+    /// than the window. The window returns to its usual size afterwards.
+    pub async fn check_page(&self) {
+        if !self.checks.get() {
+            return;
+        }
+        let page = self.location().await;
+        for (width, height) in AXE_WIDTHS {
+            self.resize(width, height).await;
+            let violations = self.axe_violations().await;
+            assert!(
+                violations.is_empty(),
+                "axe-core found violations on {page} at {width} px:\n{}",
+                violations.join("\n")
+            );
+        }
+        self.resize(REFLOW_WIDTH.0, REFLOW_WIDTH.1).await;
+        let overflow = self.sideways_overflow().await;
+        assert!(
+            overflow.is_empty(),
+            "{page} scrolls sideways at {} px: {overflow}",
+            REFLOW_WIDTH.0
+        );
+        self.resize(WINDOW.0, WINDOW.1).await;
+    }
+
+    /// Makes the viewport (not the window with its frame) `width` by
+    /// `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        let client = self.client();
+        client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize the window to {width}x{height}: {e}"));
+        // Headless Chromium may give the window a frame; make up for it.
+        let inner = client
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .expect("read the viewport size");
+        let size = |i: usize| inner[i].as_i64().expect("viewport size");
+        let (dw, dh) = (i64::from(width) - size(0), i64::from(height) - size(1));
+        if dw != 0 || dh != 0 {
+            let grow = |base: u32, by: i64| u32::try_from(i64::from(base) + by).expect("window size");
+            client
+                .set_window_size(grow(width, dw), grow(height, dh))
+                .await
+                .expect("resize the window");
+        }
+    }
+
+    /// axe-core's violations on the current page, one line each: the rule,
+    /// what it wants, and the elements that break it.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        let client = self.client();
+        // WebDriver's scripts run outside the page's Content-Security-Policy
+        // (which allows no scripts at all), so axe can be injected.
+        let loaded = client
+            .execute("return typeof window.axe === 'object';", vec![])
+            .await
+            .expect("look for axe");
+        if loaded != Value::Bool(true) {
+            client
+                .execute(&format!("{AXE}\nreturn true;"), vec![])
+                .await
+                .expect("inject axe-core");
+        }
+        let result = client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ['violations'] })
+                  .then(r => done(r.violations.map(v =>
+                    `${v.id} (${v.impact}): ${v.help}: ` +
+                    v.nodes.map(n => n.target.join(' ') + (n.failureSummary ? ' [' + n.failureSummary.replace(/\s+/g, ' ') + ']' : '')).join('; '))))
+                  .catch(e => done(['axe failed: ' + e]));"#,
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        let Value::Array(lines) = result else {
+            panic!("axe-core answered {result}");
+        };
+        lines
+            .into_iter()
+            .map(|line| line.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Empty when the page is no wider than the viewport; otherwise the
+    /// widths and the elements that stick out.
+    async fn sideways_overflow(&self) -> String {
+        let result = self
+            .client()
+            .execute(
+                r#"const root = document.documentElement;
+                if (root.scrollWidth <= root.clientWidth) return '';
+                const out = [...document.querySelectorAll('body *')]
+                  .filter(e => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+                  .slice(0, 5)
+                  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).replace(/ /g, '.') : '') + ' ' + Math.round(e.getBoundingClientRect().right) + ' px');
+                return `the page is ${root.scrollWidth} px wide in a ${root.clientWidth} px viewport; ${out.join(', ')}`;"#,
+                vec![],
+            )
+            .await
+            .expect("measure the page width");
+        result.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The page's `<title>`.
+    pub async fn title(&self) -> String {
+        self.client().title().await.expect("page title")
+    }
+
+    /// An attribute of the first element matching `css` (empty if absent).
+    pub async fn attr(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .expect("attribute")
+            .unwrap_or_default()
+    }
+
+    /// Whether the element matching `css` is wholly inside the viewport.
+    pub async fn in_view(&self, css: &str) -> bool {
+        let inside = self
+            .client()
+            .execute(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 return r.top >= 0 && r.bottom <= window.innerHeight;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure {css:?}: {e}"));
+        inside == Value::Bool(true)
+    }
+
+    /// Saves the whole page (not just the viewport) at `width` CSS pixels
+    /// as `target/screenshots/<test>-<step>-<width>.png`.
+    pub async fn screenshot_at(&self, step: &str, width: u32) {
+        self.resize(width, 800).await;
+        let height = self
+            .client()
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .expect("page height")
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .expect("page height");
+        self.resize(width, height.clamp(400, 4000)).await;
+        self.screenshot(&format!("{step}-{width}")).await;
+        self.resize(WINDOW.0, WINDOW.1).await;
+    }
+
     // The app's own forms, filled in the way a person would.
 
     pub async fn register(&self, username: &str, password: &str) {
@@ -633,7 +815,7 @@ async fn open_session(driver: &str, profile: &Path) -> (Client, u32) {
         // process and not the next would make remembered cookies unreadable.
         "--password-store=basic".to_string(),
         // Same size every run, so screenshots compare.
-        "--window-size=1200,900".to_string(),
+        format!("--window-size={},{}", WINDOW.0, WINDOW.1),
         format!("--user-data-dir={}", profile.display()),
     ];
     let capabilities = json!({
