@@ -741,6 +741,27 @@ impl Browser {
         inside == Value::Bool(true)
     }
 
+    /// The rendered height in CSS pixels of the element matching `css`.
+    pub async fn height(&self, css: &str) -> f64 {
+        self.client()
+            .execute(
+                "return document.querySelector(arguments[0]).getBoundingClientRect().height;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure {css:?}: {e}"))
+            .as_f64()
+            .expect("a height")
+    }
+
+    /// Runs `script` on the page (for tests that need to break a form).
+    pub async fn run(&self, script: &str) {
+        self.client()
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("run {script:?}: {e}"));
+    }
+
     /// Saves the whole page (not just the viewport) at `width` CSS pixels
     /// as `target/screenshots/<test>-<step>-<width>.png`.
     pub async fn screenshot_at(&self, step: &str, width: u32) {
