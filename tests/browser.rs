@@ -295,7 +295,10 @@ async fn worked_or_refused_cleanly(browser: &Browser, worked_at: &str) -> bool {
             true
         }
         403 => {
-            assert_eq!(browser.text(".error-page h1").await, "This form has expired");
+            assert_eq!(
+                browser.text(".error-page h1").await,
+                "This form has expired"
+            );
             assert_eq!(
                 browser.text(".error-page .message").await,
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
@@ -449,7 +452,10 @@ async fn a_failed_registration_focuses_the_first_wrong_field() {
         browser.text("#password-error").await,
         "Use at least 8 characters."
     );
-    assert_eq!(browser.attr("#password_confirm", "aria-invalid").await, "true");
+    assert_eq!(
+        browser.attr("#password_confirm", "aria-invalid").await,
+        "true"
+    );
     assert_eq!(browser.attr("#username", "aria-invalid").await, "");
     assert_eq!(
         browser.attr("#username", "aria-describedby").await,
@@ -568,9 +574,15 @@ async fn error_pages_keep_the_visitor_signed_in() {
         .click_to_navigate("form[action='/settings/delete'] [type=submit]")
         .await;
     assert_eq!(browser.status().await, 403);
-    assert_eq!(browser.title().await, "Error: This form has expired · wristband");
+    assert_eq!(
+        browser.title().await,
+        "Error: This form has expired · wristband"
+    );
     assert_eq!(browser.text("#current-user").await, "quinn");
-    assert_eq!(browser.text(".error-page h1").await, "This form has expired");
+    assert_eq!(
+        browser.text(".error-page h1").await,
+        "This form has expired"
+    );
     assert_eq!(browser.text("#next-step").await, "Back to the form");
     assert_eq!(browser.attr("#next-step", "href").await, "/settings");
     browser.screenshot("refused-form").await;
@@ -594,7 +606,9 @@ async fn too_many_attempts_says_how_long_to_wait() {
         attempts += 1;
         assert!(attempts <= 60, "no 429 after 60 failed logins");
         browser.goto("/login").await;
-        browser.submit_login("rosa", "not the password", false).await;
+        browser
+            .submit_login("rosa", "not the password", false)
+            .await;
         match browser.status().await {
             401 => continue,
             429 => break,
@@ -604,7 +618,10 @@ async fn too_many_attempts_says_how_long_to_wait() {
     browser.set_checks(true);
     browser.check_page().await;
 
-    assert_eq!(browser.title().await, "Error: Too many attempts · wristband");
+    assert_eq!(
+        browser.title().await,
+        "Error: Too many attempts · wristband"
+    );
     assert_eq!(browser.text(".error-page h1").await, "Too many attempts");
     let message = browser.text(".error-page .message").await;
     assert!(
@@ -636,7 +653,10 @@ async fn a_long_username_keeps_the_header_tidy() {
         // The links stay on one line (under the brand on narrow screens).
         let links = browser.height(".nav-links").await;
         let header = browser.height(".nav").await;
-        assert!(links < 48.0, "the links wrap at {width} px: {links} px high");
+        assert!(
+            links < 48.0,
+            "the links wrap at {width} px: {links} px high"
+        );
         assert!(
             header <= most,
             "the header is {header} px high at {width} px"

@@ -241,10 +241,19 @@ async fn error_pages_keep_the_signed_in_navigation(backend: Backend) {
     let response = app.get("/no-such-page").await;
     assert_eq!(response.status().code, 404);
     let body = response.into_string().await.unwrap_or_default();
-    assert!(body.contains("<title>Error: Page not found · wristband</title>"), "{body}");
+    assert!(
+        body.contains("<title>Error: Page not found · wristband</title>"),
+        "{body}"
+    );
     assert!(body.contains("<h1>Page not found</h1>"), "{body}");
-    assert!(body.contains(r#"<strong id="current-user">ada</strong>"#), "{body}");
-    assert!(body.contains(r#"<form class="inline" method="post" action="/logout">"#), "{body}");
+    assert!(
+        body.contains(r#"<strong id="current-user">ada</strong>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<form class="inline" method="post" action="/logout">"#),
+        "{body}"
+    );
     assert!(
         body.contains(r#"<a class="button" id="next-step" href="&#x2F;">Go to the home page</a>"#),
         "{body}"
@@ -253,16 +262,27 @@ async fn error_pages_keep_the_signed_in_navigation(backend: Backend) {
     // (Tera escapes the slashes.) A refused form: still signed in, and the way back is the form's page.
     let response = app
         .send(
-            app.form_request("/settings/delete", &[("csrf_token", "stale"), ("password", PASSWORD)])
-                .header(rocket::http::Header::new("Referer", "http://localhost/settings")),
+            app.form_request(
+                "/settings/delete",
+                &[("csrf_token", "stale"), ("password", PASSWORD)],
+            )
+            .header(rocket::http::Header::new(
+                "Referer",
+                "http://localhost/settings",
+            )),
         )
         .await;
     assert_eq!(response.status().code, 403);
     let body = response.into_string().await.unwrap_or_default();
     assert!(body.contains("<h1>This form has expired</h1>"), "{body}");
-    assert!(body.contains(r#"<strong id="current-user">ada</strong>"#), "{body}");
     assert!(
-        body.contains(r#"<a class="button" id="next-step" href="&#x2F;settings">Back to the form</a>"#),
+        body.contains(r#"<strong id="current-user">ada</strong>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"<a class="button" id="next-step" href="&#x2F;settings">Back to the form</a>"#
+        ),
         "{body}"
     );
 

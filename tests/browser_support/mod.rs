@@ -31,8 +31,6 @@ const SECRET_KEY: &str = "f5a7c6e9b8d3a1f0e2c4b6a8d0f1e3c5a7b9d2f4e6c8a0b1d3f5e7
 /// Generous for a loaded two-core machine; a healthy run needs a fraction.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The browser window the flows run in (and screenshots are taken at).
-const WINDOW: (u32, u32) = (1200, 900);
 /// axe-core, the accessibility engine (a vendored test fixture, see its README).
 const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
 /// The widths every page state is checked at: axe at a phone's and a
@@ -606,12 +604,13 @@ impl Browser {
 
     /// Checks the page as it is now, as every visit does: axe-core finds no
     /// violation at 390 px and at 1280 px, and at 320 px nothing is wider
-    /// than the window. The window returns to its usual size afterwards.
+    /// than the window. The window returns to its size afterwards.
     pub async fn check_page(&self) {
         if !self.checks.get() {
             return;
         }
         let page = self.location().await;
+        let window = self.window_size().await;
         for (width, height) in AXE_WIDTHS {
             self.resize(width, height).await;
             let violations = self.axe_violations().await;
@@ -628,7 +627,25 @@ impl Browser {
             "{page} scrolls sideways at {} px: {overflow}",
             REFLOW_WIDTH.0
         );
-        self.resize(WINDOW.0, WINDOW.1).await;
+        self.set_window_size(window).await;
+    }
+
+    async fn window_size(&self) -> (u32, u32) {
+        let (width, height) = self
+            .client()
+            .get_window_size()
+            .await
+            .expect("read the window size");
+        let size = |n: u64| u32::try_from(n).expect("a window size");
+        (size(width), size(height))
+    }
+
+    /// Gives the window (frame included) this size, as it was read.
+    async fn set_window_size(&self, (width, height): (u32, u32)) {
+        self.client()
+            .set_window_size(width, height)
+            .await
+            .expect("restore the window size");
     }
 
     /// Makes the viewport (not the window with its frame) `width` by
@@ -647,7 +664,8 @@ impl Browser {
         let size = |i: usize| inner[i].as_i64().expect("viewport size");
         let (dw, dh) = (i64::from(width) - size(0), i64::from(height) - size(1));
         if dw != 0 || dh != 0 {
-            let grow = |base: u32, by: i64| u32::try_from(i64::from(base) + by).expect("window size");
+            let grow =
+                |base: u32, by: i64| u32::try_from(i64::from(base) + by).expect("window size");
             client
                 .set_window_size(grow(width, dw), grow(height, dh))
                 .await
@@ -765,6 +783,7 @@ impl Browser {
     /// Saves the whole page (not just the viewport) at `width` CSS pixels
     /// as `target/screenshots/<test>-<step>-<width>.png`.
     pub async fn screenshot_at(&self, step: &str, width: u32) {
+        let window = self.window_size().await;
         self.resize(width, 800).await;
         let height = self
             .client()
@@ -776,7 +795,7 @@ impl Browser {
             .expect("page height");
         self.resize(width, height.clamp(400, 4000)).await;
         self.screenshot(&format!("{step}-{width}")).await;
-        self.resize(WINDOW.0, WINDOW.1).await;
+        self.set_window_size(window).await;
     }
 
     // The app's own forms, filled in the way a person would.
@@ -836,7 +855,7 @@ async fn open_session(driver: &str, profile: &Path) -> (Client, u32) {
         // process and not the next would make remembered cookies unreadable.
         "--password-store=basic".to_string(),
         // Same size every run, so screenshots compare.
-        format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+        "--window-size=1200,900".to_string(),
         format!("--user-data-dir={}", profile.display()),
     ];
     let capabilities = json!({
