@@ -254,6 +254,34 @@ async fn remembered_session_reauthenticates_before_changing_the_password() {
         "Please reauthenticate to access this page."
     );
     browser.screenshot("reauth").await;
+    // Password managers learn whose password this is.
+    assert_eq!(
+        browser
+            .attr(
+                "form[action='/reauth'] input[autocomplete=username]",
+                "value"
+            )
+            .await,
+        "kim"
+    );
+    // A wrong password first: the form says so at the field.
+    browser
+        .fill("input[name=password]", "not the password")
+        .await;
+    browser
+        .click_to_navigate("form[action='/reauth'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 401);
+    assert_eq!(
+        browser.title().await,
+        "Error: Confirm your password · wristband"
+    );
+    assert_eq!(browser.focused_id().await, "password");
+    assert_eq!(browser.attr("#password", "aria-invalid").await, "true");
+    assert_eq!(
+        browser.attr("#password", "aria-describedby").await,
+        "reauth-error"
+    );
     browser.fill("input[name=password]", PASSWORD).await;
     browser
         .click_to_navigate("form[action='/reauth'] [type=submit]")
@@ -462,6 +490,18 @@ async fn a_failed_registration_focuses_the_first_wrong_field() {
         "username-hint"
     );
     assert_eq!(browser.value("#username").await, "olga");
+    assert_eq!(
+        browser
+            .attr("nav a[href='/register']", "aria-current")
+            .await,
+        "page"
+    );
+    // What axe does not measure: the focus ring and the field borders
+    // reach 3:1 against the card (WCAG 1.4.11).
+    let ring = browser.contrast("#password", "outline-color").await;
+    assert!(ring >= 3.0, "the focus ring has {ring:.2}:1");
+    let border = browser.contrast("#username", "border-top-color").await;
+    assert!(border >= 3.0, "the field border has {border:.2}:1");
     for width in [320, 390, 1280] {
         browser.screenshot_at("failed", width).await;
     }
@@ -504,6 +544,10 @@ async fn settings_forms_bring_their_errors_into_view() {
     );
     for width in [320, 390, 1280] {
         browser.screenshot_at("settings", width).await;
+    }
+    for form in ["/settings/password", "/settings/delete"] {
+        let css = format!("form[action='{form}'] input[autocomplete=username]");
+        assert_eq!(browser.attr(&css, "value").await, "pia", "{form}");
     }
 
     // On a phone, the delete form is far down the page. The checks resize

@@ -772,6 +772,33 @@ impl Browser {
             .expect("a height")
     }
 
+    /// The contrast ratio (WCAG's formula) between the colour `property`
+    /// of the element matching `css` and the background of the card it is on
+    /// (0 for the outline of an element that shows no focus ring).
+    pub async fn contrast(&self, css: &str, property: &str) -> f64 {
+        self.client()
+            .execute(
+                r#"const el = document.querySelector(arguments[0]);
+                const rgb = c => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+                const lum = c => {
+                  const [r, g, b] = rgb(c).map(v => v / 255)
+                    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+                  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+                };
+                // A ring that is not drawn has no contrast to speak of.
+                if (arguments[1] === 'outline-color' && !el.matches(':focus-visible')) return 0;
+                const fg = getComputedStyle(el)[arguments[1]];
+                const bg = getComputedStyle(el.closest('.card')).backgroundColor;
+                const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+                return (hi + 0.05) / (lo + 0.05);"#,
+                vec![json!(css), json!(property)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure the contrast of {css:?}: {e}"))
+            .as_f64()
+            .expect("a ratio")
+    }
+
     /// Runs `script` on the page (for tests that need to break a form).
     pub async fn run(&self, script: &str) {
         self.client()
