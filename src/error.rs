@@ -116,11 +116,7 @@ fn next_step(status: Status, req: &Request<'_>) -> NextStep {
             href: "/login".into(),
             label: "Log in",
         },
-        400..=499 if is_form_post => NextStep {
-            href: form_page(),
-            label: "Back to the form",
-        },
-        500.. if is_form_post => NextStep {
+        400.. if is_form_post => NextStep {
             href: form_page(),
             label: "Back to the form",
         },
@@ -235,9 +231,12 @@ impl<'r> Responder<'r, 'static> for Error {
 
 #[rocket::catch(default)]
 async fn default_catcher(status: Status, req: &Request<'_>) -> ErrorResponse {
-    // Look the visitor up for the page's navigation. When that fails (the
-    // 503 of a database outage), the page shows the anonymous navigation.
-    let _ = current_user(req).await;
+    // Look the visitor up for the page's navigation (JSON has none). When
+    // that fails (the 503 of a database outage), the page shows the
+    // anonymous navigation.
+    if !wants_json(req) {
+        let _ = current_user(req).await;
+    }
     ErrorResponse::new(status)
 }
 
