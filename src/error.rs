@@ -3,12 +3,18 @@
 
 use std::borrow::Cow;
 
-use rocket::http::{Header, Status};
+use rocket::http::{Header, Method, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::serde::json::{json, Json};
 use rocket::Catcher;
 use rocket_dyn_templates::{context, Template};
+use serde::Serialize;
+
+use crate::auth::csrf;
+use crate::auth::guard::{current_user, known_user};
+use crate::auth::unauthorized::return_target;
+use crate::auth::SafeRedirect;
 
 /// Everything a request can fail with after its input parsed.
 #[derive(Debug, thiserror::Error)]
@@ -57,12 +63,84 @@ fn message_for(status: Status) -> &'static str {
         401 => "Please log in to access this page.",
         403 => "This form has expired or did not come from this site. Go back, reload the page and try again.",
         404 => "There is no page at this address.",
+        409 => "Something changed while you were filling in the form. Go back, reload the page and try again.",
         413 => "That was more data than this form accepts.",
         415 => "This address accepts only HTML form submissions.",
         422 => "The form was incomplete or had values of the wrong kind. Go back and fill it in again.",
         429 => "Too many failed attempts. Wait a little, then try again.",
         503 => "The service is temporarily unavailable. Please try again in a moment.",
         _ => "Something went wrong on our side. Please try again.",
+    }
+}
+
+/// The error page's heading: plain words, not the HTTP reason phrase.
+fn heading_for(status: Status) -> &'static str {
+    match status.code {
+        400 => "This request could not be read",
+        401 => "Please log in",
+        403 => "This form has expired",
+        404 => "Page not found",
+        409 => "Something changed in the meantime",
+        413 => "That was too much",
+        415 => "This form could not be read",
+        422 => "This form was incomplete",
+        429 => "Too many attempts",
+        503 => "Temporarily unavailable",
+        _ => "Something went wrong",
+    }
+}
+
+/// The one useful step from an error page: a link and its words.
+#[derive(Debug, Serialize)]
+struct NextStep {
+    href: String,
+    label: &'static str,
+}
+
+/// Back to the form for a refused submission, the login page after too many
+/// attempts, home for a missing page.
+fn next_step(status: Status, req: &Request<'_>) -> NextStep {
+    let is_form_post = !matches!(req.method(), Method::Get | Method::Head);
+    // The page the form was on (same-site `Referer` only), or its own page.
+    let form_page = || {
+        return_target(req)
+            .map(|target| target.as_str().to_string())
+            .unwrap_or_else(|| form_page_of(req.uri().path().as_str()).to_string())
+    };
+    match status.code {
+        429 => NextStep {
+            href: "/login".into(),
+            label: "Go to the login page",
+        },
+        401 => NextStep {
+            href: "/login".into(),
+            label: "Log in",
+        },
+        400.. if is_form_post => NextStep {
+            href: form_page(),
+            label: "Back to the form",
+        },
+        500.. => NextStep {
+            href: SafeRedirect::or_home(Some(&req.uri().to_string()))
+                .as_str()
+                .to_string(),
+            label: "Try again",
+        },
+        _ => NextStep {
+            href: "/".into(),
+            label: "Go to the home page",
+        },
+    }
+}
+
+/// The page whose form posts to `path`, when the browser sent no `Referer`.
+fn form_page_of(path: &str) -> &'static str {
+    match path {
+        "/login" => "/login",
+        "/register" => "/register",
+        "/reauth" => "/reauth",
+        p if p == "/settings" || p.starts_with("/settings/") => "/settings",
+        _ => "/",
     }
 }
 
@@ -104,9 +182,21 @@ impl<'r> Responder<'r, 'static> for ErrorResponse {
         let mut response = if wants_json(req) {
             Json(json!({ "error": json_code(status) })).respond_to(req)?
         } else {
+            // The visitor's own navigation: a refused form must not look
+            // like being logged out. Guards or the catcher looked the user up.
+            let user = known_user(req);
+            let csrf = csrf::token_for(req);
             Template::render(
                 "error",
-                context! { current: "error", status: status.code, reason: status.reason_lossy(), message: self.message },
+                context! {
+                    current: "error",
+                    user,
+                    csrf_token: csrf.as_str(),
+                    status: status.code,
+                    heading: heading_for(status),
+                    message: self.message,
+                    next_step: next_step(status, req),
+                },
             )
             .respond_to(req)?
         };
@@ -140,7 +230,13 @@ impl<'r> Responder<'r, 'static> for Error {
 }
 
 #[rocket::catch(default)]
-fn default_catcher(status: Status, _req: &Request<'_>) -> ErrorResponse {
+async fn default_catcher(status: Status, req: &Request<'_>) -> ErrorResponse {
+    // Look the visitor up for the page's navigation (JSON has none). When
+    // that fails (the 503 of a database outage), the page shows the
+    // anonymous navigation.
+    if !wants_json(req) {
+        let _ = current_user(req).await;
+    }
     ErrorResponse::new(status)
 }
 

@@ -76,7 +76,7 @@ impl Password {
             return Err("Use at least 8 characters.");
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err("Use at most 72 bytes: bcrypt ignores anything longer.");
+            return Err("That is too long: use at most 72 characters (accented letters and emoji count as two or more).");
         }
         Ok(Password(raw.to_string()))
     }

@@ -135,7 +135,7 @@ async fn wrong_password_says_so_and_keeps_the_username() {
     browser.goto("/login").await;
 
     browser
-        .submit_login("heidi", "not the password", false)
+        .submit_login("heidi", "not the password", true)
         .await;
 
     browser.wait_for_location("/login").await;
@@ -144,6 +144,20 @@ async fn wrong_password_says_so_and_keeps_the_username() {
         browser.text(".form-error").await,
         "Invalid username or password."
     );
+    assert_eq!(browser.title().await, "Error: Log in · wristband");
+    // Focus is back on the form, each field says why it was refused, and
+    // "remember me" is as it was typed.
+    assert_eq!(browser.focused_id().await, "username");
+    for field in ["#username", "#password"] {
+        assert_eq!(browser.attr(field, "aria-invalid").await, "true");
+        assert_eq!(browser.attr(field, "aria-describedby").await, "login-error");
+    }
+    assert!(browser
+        .find("#remember")
+        .await
+        .is_selected()
+        .await
+        .expect("checkbox state"));
     assert_eq!(browser.value("#username").await, "heidi");
     assert_eq!(
         browser.value("#password").await,
@@ -240,6 +254,34 @@ async fn remembered_session_reauthenticates_before_changing_the_password() {
         "Please reauthenticate to access this page."
     );
     browser.screenshot("reauth").await;
+    // Password managers learn whose password this is.
+    assert_eq!(
+        browser
+            .attr(
+                "form[action='/reauth'] input[autocomplete=username]",
+                "value"
+            )
+            .await,
+        "kim"
+    );
+    // A wrong password first: the form says so at the field.
+    browser
+        .fill("input[name=password]", "not the password")
+        .await;
+    browser
+        .click_to_navigate("form[action='/reauth'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 401);
+    assert_eq!(
+        browser.title().await,
+        "Error: Confirm your password · wristband"
+    );
+    assert_eq!(browser.focused_id().await, "password");
+    assert_eq!(browser.attr("#password", "aria-invalid").await, "true");
+    assert_eq!(
+        browser.attr("#password", "aria-describedby").await,
+        "reauth-error"
+    );
     browser.fill("input[name=password]", PASSWORD).await;
     browser
         .click_to_navigate("form[action='/reauth'] [type=submit]")
@@ -252,7 +294,7 @@ async fn remembered_session_reauthenticates_before_changing_the_password() {
     assert_eq!(browser.status().await, 200);
     assert_eq!(flash(&browser).await, "Your password has been changed.");
     browser.screenshot("password-changed").await;
-    browser.scroll_to("form[action='/settings/delete']").await;
+    browser.scroll_to("#delete-account").await;
     browser.screenshot("settings-end").await;
 
     browser.logout().await;
@@ -281,9 +323,12 @@ async fn worked_or_refused_cleanly(browser: &Browser, worked_at: &str) -> bool {
             true
         }
         403 => {
-            assert_eq!(browser.text(".error-page h1").await, "Forbidden");
             assert_eq!(
-                browser.text(".error-page p:not(.status-code):not(.actions)").await,
+                browser.text(".error-page h1").await,
+                "This form has expired"
+            );
+            assert_eq!(
+                browser.text(".error-page .message").await,
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
             );
             false
@@ -403,4 +448,316 @@ async fn a_link_from_another_site_arrives_logged_in() {
     assert_eq!(browser.text("dd.username").await, "noor");
 
     browser.close().await;
+}
+
+/// Submits the registration form with these values.
+async fn submit_registration(browser: &Browser, username: &str, password: &str, confirm: &str) {
+    browser.goto("/register").await;
+    browser.fill("#username", username).await;
+    browser.fill("#password", password).await;
+    browser.fill("#password_confirm", confirm).await;
+    browser
+        .click_to_navigate("form[action='/register'] button[type=submit]")
+        .await;
+}
+
+#[tokio::test]
+async fn a_failed_registration_focuses_the_first_wrong_field() {
+    let (_app, browser) = app_and_browser!("a_failed_registration_focuses_the_first_wrong_field");
+
+    // The username is fine; the password is short and the confirmation differs.
+    submit_registration(&browser, "olga", "short", "different").await;
+
+    assert_eq!(browser.status().await, 422);
+    assert_eq!(browser.title().await, "Error: Create account · wristband");
+    assert_eq!(browser.focused_id().await, "password");
+    assert_eq!(browser.attr("#password", "aria-invalid").await, "true");
+    assert_eq!(
+        browser.attr("#password", "aria-describedby").await,
+        "password-error password-hint"
+    );
+    assert_eq!(
+        browser.text("#password-error").await,
+        "Use at least 8 characters."
+    );
+    assert_eq!(
+        browser.attr("#password_confirm", "aria-invalid").await,
+        "true"
+    );
+    assert_eq!(browser.attr("#username", "aria-invalid").await, "");
+    assert_eq!(
+        browser.attr("#username", "aria-describedby").await,
+        "username-hint"
+    );
+    assert_eq!(browser.value("#username").await, "olga");
+    assert_eq!(
+        browser
+            .attr("nav a[href='/register']", "aria-current")
+            .await,
+        "page"
+    );
+    // What axe does not measure: the focus ring and the field borders
+    // reach 3:1 against the card (WCAG 1.4.11).
+    let ring = browser.contrast("#password", "outline-color").await;
+    assert!(ring >= 3.0, "the focus ring has {ring:.2}:1");
+    let border = browser.contrast("#username", "border-top-color").await;
+    assert!(border >= 3.0, "the field border has {border:.2}:1");
+    for width in [320, 390, 1280] {
+        browser.screenshot_at("failed", width).await;
+    }
+
+    // Only the confirmation is wrong: focus goes there.
+    submit_registration(&browser, "olga", PASSWORD, "not the same one").await;
+    assert_eq!(browser.status().await, 422);
+    assert_eq!(browser.focused_id().await, "password_confirm");
+    assert_eq!(
+        browser.attr("#password_confirm", "aria-describedby").await,
+        "password_confirm-error"
+    );
+
+    // A taken username: back to the username.
+    browser.register("olga", PASSWORD).await;
+    browser.logout().await;
+    submit_registration(&browser, "OLGA", PASSWORD, PASSWORD).await;
+    assert_eq!(browser.status().await, 409);
+    assert_eq!(browser.focused_id().await, "username");
+    assert_eq!(
+        browser.attr("#username", "aria-describedby").await,
+        "username-error username-hint"
+    );
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn settings_forms_bring_their_errors_into_view() {
+    let (_app, browser) = app_and_browser!("settings_forms_bring_their_errors_into_view");
+    browser.register("pia", PASSWORD).await;
+    browser.logout().await;
+    browser.login("pia", PASSWORD, false).await;
+    browser.goto("/settings").await;
+
+    // The sign-in history names the browser as a person would.
+    assert_eq!(
+        browser.text(".history td[data-label=Browser]").await,
+        "Chrome on Linux"
+    );
+    for width in [320, 390, 1280] {
+        browser.screenshot_at("settings", width).await;
+    }
+    for form in ["/settings/password", "/settings/delete"] {
+        let css = format!("form[action='{form}'] input[autocomplete=username]");
+        assert_eq!(browser.attr(&css, "value").await, "pia", "{form}");
+    }
+
+    // On a phone, the delete form is far down the page. The checks resize
+    // the window, so this one submission is checked afterwards.
+    browser.set_checks(false);
+    browser.resize(390, 844).await;
+    browser.fill("#delete_password", "not my password").await;
+    browser
+        .click_to_navigate("form[action='/settings/delete'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 401);
+    assert_eq!(browser.title().await, "Error: Settings · wristband");
+    assert_eq!(browser.focused_id().await, "delete_password");
+    assert!(browser.in_view("#delete_password").await);
+    assert!(browser.in_view("#delete_password-error").await);
+    assert_eq!(
+        browser.attr("#delete_password", "aria-describedby").await,
+        "delete_password-error"
+    );
+    browser.screenshot("delete-refused-390").await;
+    browser.set_checks(true);
+    browser.check_page().await;
+
+    // A new password that is too short: focus on it, not on the top.
+    browser.goto("/settings").await;
+    browser.fill("#current_password", PASSWORD).await;
+    browser.fill("#new_password", "short").await;
+    browser.fill("#new_password_confirm", "short").await;
+    browser
+        .click_to_navigate("form[action='/settings/password'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 422);
+    assert_eq!(browser.focused_id().await, "new_password");
+    assert_eq!(
+        browser.attr("#new_password", "aria-describedby").await,
+        "new_password-error new_password-hint"
+    );
+
+    // The wrong current password.
+    change_password(&browser, "not my password", "a brand new passphrase").await;
+    assert_eq!(browser.status().await, 401);
+    assert_eq!(browser.focused_id().await, "current_password");
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn error_pages_keep_the_visitor_signed_in() {
+    let (_app, browser) = app_and_browser!("error_pages_keep_the_visitor_signed_in");
+    browser.register("quinn", PASSWORD).await;
+
+    browser.goto("/no/such/page").await;
+    assert_eq!(browser.status().await, 404);
+    assert_eq!(browser.title().await, "Error: Page not found · wristband");
+    assert_eq!(browser.text("#current-user").await, "quinn");
+    assert_eq!(browser.text(".error-page h1").await, "Page not found");
+    assert_eq!(browser.text("#next-step").await, "Go to the home page");
+    assert_eq!(browser.attr("#next-step", "href").await, "/");
+
+    // A form whose token no longer matches: refused, still signed in, and
+    // the way back leads to the form.
+    browser.goto("/settings").await;
+    browser
+        .run("document.querySelector(\"form[action='/settings/delete'] input[name=csrf_token]\").value = 'stale';")
+        .await;
+    browser.fill("#delete_password", PASSWORD).await;
+    browser
+        .click_to_navigate("form[action='/settings/delete'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 403);
+    assert_eq!(
+        browser.title().await,
+        "Error: This form has expired · wristband"
+    );
+    assert_eq!(browser.text("#current-user").await, "quinn");
+    assert_eq!(
+        browser.text(".error-page h1").await,
+        "This form has expired"
+    );
+    assert_eq!(browser.text("#next-step").await, "Back to the form");
+    assert_eq!(browser.attr("#next-step", "href").await, "/settings");
+    browser.screenshot("refused-form").await;
+    browser.click_to_navigate("#next-step").await;
+    browser.wait_for_location("/settings").await;
+    assert_eq!(browser.text("#current-user").await, "quinn");
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn too_many_attempts_says_how_long_to_wait() {
+    let (_app, browser) = app_and_browser!("too_many_attempts_says_how_long_to_wait");
+    browser.register("rosa", PASSWORD).await;
+    browser.logout().await;
+
+    // The same refused page over and over: checked once, at the end.
+    browser.set_checks(false);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        assert!(attempts <= 60, "no 429 after 60 failed logins");
+        browser.goto("/login").await;
+        browser
+            .submit_login("rosa", "not the password", false)
+            .await;
+        match browser.status().await {
+            401 => continue,
+            429 => break,
+            other => panic!("a failed login answers 401 or 429, not {other}"),
+        }
+    }
+    browser.set_checks(true);
+    browser.check_page().await;
+
+    assert_eq!(
+        browser.title().await,
+        "Error: Too many attempts · wristband"
+    );
+    assert_eq!(browser.text(".error-page h1").await, "Too many attempts");
+    let message = browser.text(".error-page .message").await;
+    assert!(
+        message.starts_with("Too many failed attempts. For your security, try again in "),
+        "{message}"
+    );
+    assert_eq!(browser.text("#next-step").await, "Go to the login page");
+    assert_eq!(browser.attr("#next-step", "href").await, "/login");
+    assert_eq!(browser.text("nav a[href='/login']").await, "Log in");
+    for width in [320, 390, 1280] {
+        browser.screenshot_at("429", width).await;
+    }
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_long_username_keeps_the_header_tidy() {
+    let (_app, browser) = app_and_browser!("a_long_username_keeps_the_header_tidy");
+    let name = "a_rather_long_username_of_32_chr";
+    assert_eq!(name.len(), 32);
+
+    browser.register(name, PASSWORD).await;
+
+    assert_eq!(browser.text("#current-user").await, name);
+    // One row of 60 px on a desktop; on a phone, brand and links each get one.
+    for (width, most) in [(320, 100.0), (390, 100.0), (1280, 60.0)] {
+        browser.resize(width, 800).await;
+        // The links stay on one line (under the brand on narrow screens).
+        let links = browser.height(".nav-links").await;
+        let header = browser.height(".nav").await;
+        assert!(
+            links < 48.0,
+            "the links wrap at {width} px: {links} px high"
+        );
+        assert!(
+            header <= most,
+            "the header is {header} px high at {width} px"
+        );
+        browser.screenshot(&format!("header-{width}")).await;
+    }
+
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn ending_a_session_from_settings_signs_the_other_browser_out() {
+    let (app, laptop) =
+        app_and_browser!("ending_a_session_from_settings_signs_the_other_browser_out");
+    laptop.register("rosa", PASSWORD).await;
+    let phone = Browser::launch_named(
+        &app,
+        "ending_a_session_from_settings_signs_the_other_browser_out",
+        "phone",
+    )
+    .await;
+    phone.login("rosa", PASSWORD, true).await;
+    assert_eq!(phone.text("#current-user").await, "rosa");
+
+    laptop.goto("/settings").await;
+    assert_eq!(laptop.count("#sessions tbody tr").await, 2);
+    assert_eq!(laptop.count("#sessions tr.this-browser").await, 1);
+    assert!(laptop
+        .text("#sessions tr.this-browser")
+        .await
+        .contains("this browser"));
+    let other = laptop.text("#sessions tbody tr:not(.this-browser)").await;
+    assert!(other.contains("Chrome on Linux"), "{other:?}");
+    for width in [320, 390, 1280] {
+        laptop.screenshot_at("sessions", width).await;
+    }
+
+    laptop
+        .click_to_navigate("#sessions tbody tr:not(.this-browser) button[type=submit]")
+        .await;
+    laptop.wait_for_location("/settings").await;
+    assert_eq!(
+        flash(&laptop).await,
+        "That session has ended: it is signed out."
+    );
+    assert_eq!(laptop.count("#sessions tbody tr").await, 1);
+    assert_eq!(laptop.text("#current-user").await, "rosa");
+
+    // The phone still holds its remembered wristband; its next click finds
+    // it refused and lands on the login page.
+    assert!(phone.cookie("user_id").await.is_some());
+    phone.click_to_navigate("nav a[href='/profile']").await;
+    phone.wait_for_location("/login?next=%2Fprofile").await;
+    assert_eq!(flash(&phone).await, "Please log in to access this page.");
+    assert!(phone.cookie("user_id").await.is_none());
+    phone.screenshot("phone-signed-out").await;
+
+    phone.close().await;
+    laptop.close().await;
 }

@@ -197,6 +197,16 @@ async fn assert_unavailable_page(app: &TestApp, path: &str) {
         body.contains("The service is temporarily unavailable. Please try again in a moment."),
         "{path}: {body}"
     );
+    // Who is signed in could not be read: the page shows the anonymous
+    // navigation rather than failing itself.
+    assert!(
+        body.contains("<h1>Temporarily unavailable</h1>"),
+        "{path}: {body}"
+    );
+    assert!(
+        body.contains(r#"<a href="/login">Log in</a>"#),
+        "{path}: {body}"
+    );
 }
 
 async fn assert_unavailable_json(app: &TestApp, path: &str) {

@@ -21,6 +21,7 @@ backend_tests!(
     the_user_is_loaded_once_per_request,
     anonymous_requests_never_touch_the_database,
     unknown_pages_get_a_404_page,
+    error_pages_keep_the_signed_in_navigation,
 );
 
 async fn anonymous_visitors_are_sent_to_login_and_back(backend: Backend) {
@@ -226,6 +227,66 @@ async fn unknown_pages_get_a_404_page(backend: Backend) {
     assert_eq!(response.status().code, 404);
     let body = response.into_string().await.unwrap_or_default();
     assert!(body.contains("There is no page at this address."), "{body}");
+    let response = app.get_json("/api/nothing").await;
+    assert_eq!(response.status().code, 404);
+    assert_eq!(
+        response.into_string().await.as_deref(),
+        Some(r#"{"error":"not found"}"#)
+    );
+}
+
+async fn error_pages_keep_the_signed_in_navigation(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+
+    let response = app.get("/no-such-page").await;
+    assert_eq!(response.status().code, 404);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(
+        body.contains("<title>Error: Page not found · wristband</title>"),
+        "{body}"
+    );
+    assert!(body.contains("<h1>Page not found</h1>"), "{body}");
+    assert!(
+        body.contains(r#"<strong id="current-user">ada</strong>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<form class="inline" method="post" action="/logout">"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"<a class="button" id="next-step" href="&#x2F;">Go to the home page</a>"#),
+        "{body}"
+    );
+
+    // (Tera escapes the slashes.) A refused form: still signed in, and the way back is the form's page.
+    let response = app
+        .send(
+            app.form_request(
+                "/settings/delete",
+                &[("csrf_token", "stale"), ("password", PASSWORD)],
+            )
+            .header(rocket::http::Header::new(
+                "Referer",
+                "http://localhost/settings",
+            )),
+        )
+        .await;
+    assert_eq!(response.status().code, 403);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(body.contains("<h1>This form has expired</h1>"), "{body}");
+    assert!(
+        body.contains(r#"<strong id="current-user">ada</strong>"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"<a class="button" id="next-step" href="&#x2F;settings">Back to the form</a>"#
+        ),
+        "{body}"
+    );
+
+    // The API's answers are unchanged.
     let response = app.get_json("/api/nothing").await;
     assert_eq!(response.status().code, 404);
     assert_eq!(

@@ -122,7 +122,7 @@ async fn passwords_of_72_bytes_work_and_73_are_refused(backend: Backend) {
     assert_eq!(response.status().code, 422);
     let body = response.into_string().await.unwrap_or_default();
     assert!(
-        body.contains("Use at most 72 bytes: bcrypt ignores anything longer."),
+        body.contains("That is too long: use at most 72 characters (accented letters and emoji count as two or more)."),
         "{body}"
     );
     assert_eq!(count_users(&app).await, 0);

@@ -223,7 +223,7 @@ async fn settings_shows_recent_sign_ins_and_the_last_failure(backend: Backend) {
     assert!(page.contains("No failed attempts on record."), "{page}");
     assert_eq!(
         page.matches(
-            r#"<tr><td class="when">2023-11-14 22:13 UTC</td><td class="ip">127.0.0.1</td>"#
+            r#"<tr><td data-label="When">2023-11-14 22:13 UTC</td><td data-label="Address">127.0.0.1</td>"#
         )
         .count(),
         1,
@@ -242,7 +242,7 @@ async fn settings_shows_recent_sign_ins_and_the_last_failure(backend: Backend) {
     app.login("ada", PASSWORD).await;
     let page = app.page("/settings").await;
     assert_eq!(
-        page.matches(r#"<tr><td class="when">"#).count(),
+        page.matches(r#"<tr><td data-label="When">"#).count(),
         10,
         "the last ten sign-ins: {page}"
     );

@@ -133,6 +133,12 @@ impl<'r> FromRequest<'r> for CsrfToken {
     }
 }
 
+/// This request's token, for responders (which cannot run guards), such
+/// as the error pages' logout button.
+pub fn token_for(req: &Request<'_>) -> CsrfToken {
+    secret(req).token()
+}
+
 /// Whether `jar` already holds a CSRF secret (tests and diagnostics).
 pub fn has_secret(jar: &CookieJar<'_>) -> bool {
     jar.get_private(CSRF_COOKIE).is_some()

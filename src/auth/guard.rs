@@ -55,6 +55,16 @@ pub async fn signed_in<'r>(req: &'r Request<'_>) -> Result<Option<&'r SignedIn>,
     }
 }
 
+/// The user this request has already looked up, without asking the
+/// database: for responders, which cannot wait. When nothing looked the
+/// user up yet, or the lookup failed, this settles the request as anonymous.
+pub fn known_user<'r>(req: &'r Request<'_>) -> Option<&'r User> {
+    match &req.local_cache(|| Identity(Ok(None))).0 {
+        Ok(signed) => signed.as_ref().map(|s| &s.user),
+        Err(_) => None,
+    }
+}
+
 /// A session's `last_seen` is written at most this often, not on every
 /// request: a write per page view would cost more than the page.
 const TOUCH_EVERY_SECS: i64 = 5 * 60;

@@ -18,7 +18,7 @@ pub const REAUTH_MESSAGE: &str = "Please reauthenticate to access this page.";
 /// Where to come back to after logging in: the page itself for GET, and
 /// for a form post the (same-site) page the form was on, since the POST
 /// cannot be replayed by a redirect.
-fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
+pub fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
     if matches!(req.method(), Method::Get | Method::Head) {
         return SafeRedirect::parse(&req.uri().to_string());
     }

@@ -103,7 +103,11 @@ impl From<Recorded> for ActivityRow {
             when: format_utc(r.at),
             what: r.outcome_text,
             ip: r.client_ip.unwrap_or_else(|| "unknown".into()),
-            agent: r.user_agent.unwrap_or_else(|| "unknown".into()),
+            // A person's name for the browser, not the raw header.
+            agent: r
+                .user_agent
+                .as_deref()
+                .map_or_else(|| "Unknown browser".into(), crate::user_agent::describe),
         }
     }
 }

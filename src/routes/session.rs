@@ -53,7 +53,12 @@ async fn login(
     let refuse = |message: &str| {
         page.render(
             "login",
-            context! { username: &form.username, next: safe_next(form.next.as_deref()), error: message },
+            context! {
+                username: &form.username,
+                remember: form.remember,
+                next: safe_next(form.next.as_deref()),
+                error: message,
+            },
         )
     };
     match auth

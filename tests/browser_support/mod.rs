@@ -31,6 +31,12 @@ const SECRET_KEY: &str = "f5a7c6e9b8d3a1f0e2c4b6a8d0f1e3c5a7b9d2f4e6c8a0b1d3f5e7
 /// Generous for a loaded two-core machine; a healthy run needs a fraction.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// axe-core, the accessibility engine (a vendored test fixture, see its README).
+const AXE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+/// The widths every page state is checked at: axe at a phone's and a
+/// desktop's width, and no sideways scrolling at WCAG's reflow width.
+const AXE_WIDTHS: [(u32, u32); 2] = [(390, 844), (1280, 800)];
+const REFLOW_WIDTH: (u32, u32) = (320, 640);
 
 /// Whether the browser tests can run here. When they cannot, prints one
 /// line saying why and returns `false`, unless `WRISTBAND_REQUIRE_BROWSER=1`,
@@ -202,10 +208,10 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(dir: &Path) -> Driver {
+    fn start(dir: &Path, name: &str) -> Driver {
         use std::os::unix::process::CommandExt;
 
-        let log = dir.join("chromedriver.log");
+        let log = dir.join(format!("chromedriver-{name}.log"));
         let log_file = File::create(&log).expect("chromedriver log");
         let mut child = Command::new("chromedriver")
             // Port 0: chromedriver picks a free port and says which.
@@ -265,6 +271,9 @@ pub struct Browser {
     screenshots: PathBuf,
     test: String,
     origin: String,
+    /// Whether each page the browser arrives at is checked (see
+    /// [`Browser::check_page`]); off only while a test repeats one page.
+    checks: std::cell::Cell<bool>,
     // Dropped last: killing the driver's group is the backstop for everything.
     driver: Driver,
 }
@@ -272,8 +281,14 @@ pub struct Browser {
 impl Browser {
     /// A fresh browser with an empty profile, pointed at `app`.
     pub async fn launch(app: &App, test: &str) -> Browser {
-        let driver = Driver::start(app.dir.path());
-        let profile = app.dir.path().join("chromium-profile");
+        Browser::launch_named(app, test, "main").await
+    }
+
+    /// Another browser on the same app, with a profile (and so cookies) of
+    /// its own: a second device of the same person, say.
+    pub async fn launch_named(app: &App, test: &str, name: &str) -> Browser {
+        let driver = Driver::start(app.dir.path(), name);
+        let profile = app.dir.path().join(format!("chromium-profile-{name}"));
         let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
             .parent()
             .expect("target directory")
@@ -287,6 +302,7 @@ impl Browser {
             screenshots,
             test: test.to_string(),
             origin: app.origin.clone(),
+            checks: std::cell::Cell::new(true),
             driver,
         }
     }
@@ -333,6 +349,7 @@ impl Browser {
             .goto(&format!("{}{path}", self.origin))
             .await
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
+        self.check_page().await;
     }
 
     /// Opens an absolute URL (another site, a `data:` page).
@@ -476,6 +493,9 @@ impl Browser {
                 )
                 .await;
             if matches!(loaded, Ok(Value::Bool(true))) {
+                if self.location_is_ours().await {
+                    self.check_page().await;
+                }
                 return;
             }
             assert!(
@@ -574,6 +594,241 @@ impl Browser {
         let png = self.client().screenshot().await.expect("screenshot");
         let path = self.screenshots.join(format!("{}-{step}.png", self.test));
         fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+
+    async fn location_is_ours(&self) -> bool {
+        match self.client().current_url().await {
+            Ok(url) => url.origin().ascii_serialization() == self.origin,
+            Err(_) => false,
+        }
+    }
+
+    /// Turns the checks of every page the browser arrives at off or on.
+    pub fn set_checks(&self, on: bool) {
+        self.checks.set(on);
+    }
+
+    /// Checks the page as it is now, as every visit does: axe-core finds no
+    /// violation at 390 px and at 1280 px, and at 320 px nothing is wider
+    /// than the window. The window returns to its size afterwards.
+    pub async fn check_page(&self) {
+        if !self.checks.get() {
+            return;
+        }
+        let page = self.location().await;
+        let window = self.window_size().await;
+        for (width, height) in AXE_WIDTHS {
+            self.resize(width, height).await;
+            let violations = self.axe_violations().await;
+            assert!(
+                violations.is_empty(),
+                "axe-core found violations on {page} at {width} px:\n{}",
+                violations.join("\n")
+            );
+        }
+        self.resize(REFLOW_WIDTH.0, REFLOW_WIDTH.1).await;
+        let overflow = self.sideways_overflow().await;
+        assert!(
+            overflow.is_empty(),
+            "{page} scrolls sideways at {} px: {overflow}",
+            REFLOW_WIDTH.0
+        );
+        self.set_window_size(window).await;
+    }
+
+    async fn window_size(&self) -> (u32, u32) {
+        let (width, height) = self
+            .client()
+            .get_window_size()
+            .await
+            .expect("read the window size");
+        let size = |n: u64| u32::try_from(n).expect("a window size");
+        (size(width), size(height))
+    }
+
+    /// Gives the window (frame included) this size, as it was read.
+    async fn set_window_size(&self, (width, height): (u32, u32)) {
+        self.client()
+            .set_window_size(width, height)
+            .await
+            .expect("restore the window size");
+    }
+
+    /// Makes the viewport (not the window with its frame) `width` by
+    /// `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        let client = self.client();
+        client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize the window to {width}x{height}: {e}"));
+        // Headless Chromium may give the window a frame; make up for it.
+        let inner = client
+            .execute("return [window.innerWidth, window.innerHeight];", vec![])
+            .await
+            .expect("read the viewport size");
+        let size = |i: usize| inner[i].as_i64().expect("viewport size");
+        let (dw, dh) = (i64::from(width) - size(0), i64::from(height) - size(1));
+        if dw != 0 || dh != 0 {
+            let grow =
+                |base: u32, by: i64| u32::try_from(i64::from(base) + by).expect("window size");
+            client
+                .set_window_size(grow(width, dw), grow(height, dh))
+                .await
+                .expect("resize the window");
+        }
+    }
+
+    /// axe-core's violations on the current page, one line each: the rule,
+    /// what it wants, and the elements that break it.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        let client = self.client();
+        // WebDriver's scripts run outside the page's Content-Security-Policy
+        // (which allows no scripts at all), so axe can be injected.
+        let loaded = client
+            .execute("return typeof window.axe === 'object';", vec![])
+            .await
+            .expect("look for axe");
+        if loaded != Value::Bool(true) {
+            client
+                .execute(&format!("{AXE}\nreturn true;"), vec![])
+                .await
+                .expect("inject axe-core");
+        }
+        let result = client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ['violations'] })
+                  .then(r => done(r.violations.map(v =>
+                    `${v.id} (${v.impact}): ${v.help}: ` +
+                    v.nodes.map(n => n.target.join(' ') + (n.failureSummary ? ' [' + n.failureSummary.replace(/\s+/g, ' ') + ']' : '')).join('; '))))
+                  .catch(e => done(['axe failed: ' + e]));"#,
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        let Value::Array(lines) = result else {
+            panic!("axe-core answered {result}");
+        };
+        lines
+            .into_iter()
+            .map(|line| line.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Empty when the page is no wider than the viewport; otherwise the
+    /// widths and the elements that stick out.
+    async fn sideways_overflow(&self) -> String {
+        let result = self
+            .client()
+            .execute(
+                r#"const root = document.documentElement;
+                if (root.scrollWidth <= root.clientWidth) return '';
+                const out = [...document.querySelectorAll('body *')]
+                  .filter(e => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+                  .slice(0, 5)
+                  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + String(e.className).replace(/ /g, '.') : '') + ' ' + Math.round(e.getBoundingClientRect().right) + ' px');
+                return `the page is ${root.scrollWidth} px wide in a ${root.clientWidth} px viewport; ${out.join(', ')}`;"#,
+                vec![],
+            )
+            .await
+            .expect("measure the page width");
+        result.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The page's `<title>`.
+    pub async fn title(&self) -> String {
+        self.client().title().await.expect("page title")
+    }
+
+    /// An attribute of the first element matching `css` (empty if absent).
+    pub async fn attr(&self, css: &str, name: &str) -> String {
+        self.find(css)
+            .await
+            .attr(name)
+            .await
+            .expect("attribute")
+            .unwrap_or_default()
+    }
+
+    /// Whether the element matching `css` is wholly inside the viewport.
+    pub async fn in_view(&self, css: &str) -> bool {
+        let inside = self
+            .client()
+            .execute(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 return r.top >= 0 && r.bottom <= window.innerHeight;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure {css:?}: {e}"));
+        inside == Value::Bool(true)
+    }
+
+    /// The rendered height in CSS pixels of the element matching `css`.
+    pub async fn height(&self, css: &str) -> f64 {
+        self.client()
+            .execute(
+                "return document.querySelector(arguments[0]).getBoundingClientRect().height;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure {css:?}: {e}"))
+            .as_f64()
+            .expect("a height")
+    }
+
+    /// The contrast ratio (WCAG's formula) between the colour `property`
+    /// of the element matching `css` and the background of the card it is on
+    /// (0 for the outline of an element that shows no focus ring).
+    pub async fn contrast(&self, css: &str, property: &str) -> f64 {
+        self.client()
+            .execute(
+                r#"const el = document.querySelector(arguments[0]);
+                const rgb = c => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+                const lum = c => {
+                  const [r, g, b] = rgb(c).map(v => v / 255)
+                    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+                  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+                };
+                // A ring that is not drawn has no contrast to speak of.
+                if (arguments[1] === 'outline-color' && !el.matches(':focus-visible')) return 0;
+                const fg = getComputedStyle(el)[arguments[1]];
+                const bg = getComputedStyle(el.closest('.card')).backgroundColor;
+                const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+                return (hi + 0.05) / (lo + 0.05);"#,
+                vec![json!(css), json!(property)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("measure the contrast of {css:?}: {e}"))
+            .as_f64()
+            .expect("a ratio")
+    }
+
+    /// Runs `script` on the page (for tests that need to break a form).
+    pub async fn run(&self, script: &str) {
+        self.client()
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("run {script:?}: {e}"));
+    }
+
+    /// Saves the whole page (not just the viewport) at `width` CSS pixels
+    /// as `target/screenshots/<test>-<step>-<width>.png`.
+    pub async fn screenshot_at(&self, step: &str, width: u32) {
+        let window = self.window_size().await;
+        self.resize(width, 800).await;
+        let height = self
+            .client()
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .expect("page height")
+            .as_u64()
+            .and_then(|h| u32::try_from(h).ok())
+            .expect("page height");
+        self.resize(width, height.clamp(400, 4000)).await;
+        self.screenshot(&format!("{step}-{width}")).await;
+        self.set_window_size(window).await;
     }
 
     // The app's own forms, filled in the way a person would.
