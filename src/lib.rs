@@ -14,6 +14,7 @@ pub mod error;
 mod headers;
 mod routes;
 pub mod user_agent;
+pub mod registrations;
 pub mod users;
 
 use rocket::figment::Figment;

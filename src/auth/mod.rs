@@ -23,6 +23,7 @@
 pub mod authenticator;
 pub mod client;
 pub mod cookie;
+pub mod device;
 pub mod csrf;
 pub mod guard;
 pub mod password;
@@ -35,7 +36,7 @@ use rocket::tokio::task;
 
 pub use crate::users::User;
 pub use authenticator::{Authenticator, LoginOutcome};
-pub use client::ClientInfo;
+pub use client::{ClientInfo, ClientKey};
 pub use cookie::{login_user, logout_user, mark_fresh};
 pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};
