@@ -15,6 +15,7 @@ use rocket::local::asynchronous::Client;
 use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::Row;
+use wristband::auth::Hasher;
 use wristband::db::Db;
 use wristband::Clock;
 
@@ -24,6 +25,7 @@ postgres_tests!(
     logging_out_on_one_instance_logs_out_everywhere,
     simultaneous_registrations_across_instances_make_one_account,
     failed_logins_on_both_instances_add_up_to_one_throttle,
+    simultaneous_guesses_on_both_instances_get_exactly_the_limit,
 );
 
 /// Two instances, A and B, of one deployment: same settings and key, one
@@ -357,4 +359,42 @@ async fn failed_logins_on_both_instances_add_up_to_one_throttle() {
             .unwrap_or(0);
         assert!((1..=15 * 60).contains(&retry_after), "{reply:?}");
     }
+}
+
+/// 200 wrong passwords for one name, sent at once, half to each instance:
+/// the two share one budget of five checks.
+async fn simultaneous_guesses_on_both_instances_get_exactly_the_limit() {
+    let deployment = Deployment::launch().await;
+    let [a, b] = &deployment.instances;
+    assert_redirect(&Browser::default().register(a, "ada").await, "/");
+    let checks = || -> u64 {
+        deployment
+            .instances
+            .iter()
+            .map(|i| i.rocket().state::<Hasher>().expect("hasher").verifications())
+            .sum()
+    };
+    let before = checks();
+
+    let attacker = Browser::default();
+    let token = attacker.token(a).await;
+    let cookies: Vec<Cookie<'static>> = attacker.cookies().values().cloned().collect();
+    let form = encode_form(&[
+        ("username", "ada"),
+        ("password", "not the password"),
+        ("csrf_token", &token),
+    ]);
+    let guesses = (0..200).map(|i| {
+        let instance = if i % 2 == 0 { a } else { b };
+        let request = instance
+            .post("/login")
+            .cookies(cookies.clone())
+            .header(ContentType::Form)
+            .body(form.clone());
+        async move { request.dispatch().await.status().code }
+    });
+    let statuses = join_all(guesses).await;
+    let count = |code| statuses.iter().filter(|&&s| s == code).count();
+    assert_eq!(checks() - before, 5, "bcrypt checks on both instances");
+    assert_eq!((count(401), count(429)), (5, 195));
 }
