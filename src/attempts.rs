@@ -238,12 +238,20 @@ pub async fn reserve(
     }
     let locks = budgets.iter().map(|(scope, _)| scope.lock_name()).collect();
     let row = db.fetch_optional_locked(locks, query).await?;
-    row.map(|row| Ok(Reservation { id: row.try_get("id")? }))
-        .transpose()
+    row.map(|row| {
+        Ok(Reservation {
+            id: row.try_get("id")?,
+        })
+    })
+    .transpose()
 }
 
 /// Turns a reservation into the attempt's real outcome.
-pub async fn resolve(db: &AnyPool, reservation: Reservation, outcome: Outcome) -> Result<(), Error> {
+pub async fn resolve(
+    db: &AnyPool,
+    reservation: Reservation,
+    outcome: Outcome,
+) -> Result<(), Error> {
     sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
         .bind(outcome.as_str())
         .bind(reservation.id)

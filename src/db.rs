@@ -20,8 +20,8 @@ use rocket::tokio::sync::{Semaphore, SemaphorePermit};
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::query::Query;
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 
 /// The `wristband` database, configured as `databases.wristband`.

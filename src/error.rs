@@ -145,11 +145,7 @@ impl<'r> Responder<'r, 'static> for Error {
 }
 
 /// A 429 whose sentence ends in the wait, with the same wait in `Retry-After`.
-fn too_many(
-    req: &Request<'_>,
-    retry_after: i64,
-    sentence: &str,
-) -> response::Result<'static> {
+fn too_many(req: &Request<'_>, retry_after: i64, sentence: &str) -> response::Result<'static> {
     let retry_after = retry_after.max(1);
     let minutes = (retry_after + 59) / 60;
     let plural = if minutes == 1 { "" } else { "s" };

@@ -12,9 +12,9 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod headers;
+pub mod registrations;
 mod routes;
 pub mod user_agent;
-pub mod registrations;
 pub mod users;
 
 use rocket::figment::Figment;

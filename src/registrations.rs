@@ -43,8 +43,12 @@ pub async fn reserve(
     .bind(i64::from(limit));
     let lock = format!("wristband registrations: {client_key}");
     let row = db.fetch_optional_locked(vec![lock], query).await?;
-    row.map(|row| Ok(Place { id: row.try_get("id")? }))
-        .transpose()
+    row.map(|row| {
+        Ok(Place {
+            id: row.try_get("id")?,
+        })
+    })
+    .transpose()
 }
 
 /// Gives a place back: the name was taken, or hashing failed.

@@ -371,7 +371,12 @@ async fn simultaneous_guesses_on_both_instances_get_exactly_the_limit() {
         deployment
             .instances
             .iter()
-            .map(|i| i.rocket().state::<Hasher>().expect("hasher").verifications())
+            .map(|i| {
+                i.rocket()
+                    .state::<Hasher>()
+                    .expect("hasher")
+                    .verifications()
+            })
             .sum()
     };
     let before = checks();

@@ -195,7 +195,9 @@ async fn registrations_are_throttled_per_address(backend: Backend) {
     assert_eq!(set_cookie(&response, "user_id"), None);
     let body = response.into_string().await.unwrap_or_default();
     assert!(
-        body.contains("Too many accounts have been created from your network. Try again in 50 minutes."),
+        body.contains(
+            "Too many accounts have been created from your network. Try again in 50 minutes."
+        ),
         "{body}"
     );
     // Over the limit, a taken name is refused the same way: nothing is looked up.

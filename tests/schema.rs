@@ -77,10 +77,12 @@ async fn ids_are_never_reused(backend: Backend) {
 /// both backends: throttling compares them with '' and never meets a NULL.
 async fn attempts_without_a_client_key_or_device_store_empty_text(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    sqlx::query("INSERT INTO login_attempts (username_key, outcome, at) VALUES ('ada', 'logout', 1)")
-        .execute(app.pool())
-        .await
-        .expect("insert");
+    sqlx::query(
+        "INSERT INTO login_attempts (username_key, outcome, at) VALUES ('ada', 'logout', 1)",
+    )
+    .execute(app.pool())
+    .await
+    .expect("insert");
     let row = sqlx::query("SELECT client_key, device FROM login_attempts")
         .fetch_one(app.pool())
         .await

@@ -356,7 +356,13 @@ async fn simultaneous_logins_below_the_limit_all_go_through(backend: Backend) {
     // Many accounts signing in at once from one address (an office).
     let app = TestApp::spawn_with(backend, |f| f.merge(("max_registrations_per_ip", 20))).await;
     for i in 0..12 {
-        assert_eq!(app.register(&format!("user{i}"), PASSWORD).await.status().code, 303);
+        assert_eq!(
+            app.register(&format!("user{i}"), PASSWORD)
+                .await
+                .status()
+                .code,
+            303
+        );
     }
     app.clear_cookies();
     let statuses = send_all(logins(&app, 12, |i| format!("user{i}"), PASSWORD).await).await;
@@ -389,11 +395,17 @@ async fn ipv6_clients_are_counted_by_their_64(backend: Backend) {
     .expect("rows");
     assert_eq!(
         rows[0],
-        ("2001:db8:1:2::1".to_string(), "2001:db8:1:2::/64".to_string())
+        (
+            "2001:db8:1:2::1".to_string(),
+            "2001:db8:1:2::/64".to_string()
+        )
     );
     assert_eq!(
         rows[3],
-        ("2001:db8:1:3::1".to_string(), "2001:db8:1:3::/64".to_string())
+        (
+            "2001:db8:1:3::1".to_string(),
+            "2001:db8:1:3::/64".to_string()
+        )
     );
 }
 
@@ -412,7 +424,10 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
     app.clear_cookies();
     app.set_remote("203.0.113.66");
     fail(&app, "alice", 5).await;
-    assert_eq!(app.login("alice", "wrong password!").await.status().code, 429);
+    assert_eq!(
+        app.login("alice", "wrong password!").await.status().code,
+        429
+    );
 
     // A new browser: locked out, even with the right password.
     app.clear_cookies();
@@ -425,7 +440,9 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
     app.set_remote("192.0.2.20");
     assert_redirect_to(&app.login("alice", PASSWORD).await, "/");
     // ... and can confirm its password while the lock lasts.
-    let response = app.post_with_token("/reauth", &[("password", PASSWORD)]).await;
+    let response = app
+        .post_with_token("/reauth", &[("password", PASSWORD)])
+        .await;
     assert_redirect_to(&response, "/");
 
     // The stranger with bob's stolen device cookie gets nothing extra for
@@ -435,7 +452,10 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
     app.set_remote("203.0.113.66");
     let before = verifications(&app);
     for _ in 0..3 {
-        assert_eq!(app.login("alice", "wrong password!").await.status().code, 429);
+        assert_eq!(
+            app.login("alice", "wrong password!").await.status().code,
+            429
+        );
     }
     assert_eq!(verifications(&app), before);
     // A planted cookie that does not decrypt counts for nothing either.
@@ -461,8 +481,7 @@ async fn the_address_lock_never_blocks_a_known_browser(backend: Backend) {
 }
 
 async fn a_known_browser_that_spends_its_budget_locks_only_itself(backend: Backend) {
-    let app =
-        TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_device", 2))).await;
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_device", 2))).await;
     assert_eq!(app.register("alice", PASSWORD).await.status().code, 303);
     app.logout().await;
     fail(&app, "alice", 2).await;
@@ -484,7 +503,11 @@ async fn a_device_cookie_is_long_lived_and_outlives_logout(backend: Backend) {
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(common::has_attr(device, attr), "{attr}: {device}");
     }
-    assert_eq!(common::attr(device, "Max-Age"), Some("31536000"), "{device}");
+    assert_eq!(
+        common::attr(device, "Max-Age"),
+        Some("31536000"),
+        "{device}"
+    );
     drop(response);
     let issued = app.cookie(DEVICE_COOKIE).expect("kept");
     let response = app.logout().await;

@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn ipv6_counts_by_the_64() {
         assert_eq!(key("2001:db8:a:b:c:d:e:f"), "2001:db8:a:b::/64");
-        assert_eq!(key("2001:db8:a:b::1"), key("2001:db8:a:b:ffff:ffff:ffff:ffff"));
+        assert_eq!(
+            key("2001:db8:a:b::1"),
+            key("2001:db8:a:b:ffff:ffff:ffff:ffff")
+        );
         assert_ne!(key("2001:db8:a:b::1"), key("2001:db8:a:c::1"));
         assert_eq!(key("::1"), "::/64");
     }

@@ -23,8 +23,8 @@
 pub mod authenticator;
 pub mod client;
 pub mod cookie;
-pub mod device;
 pub mod csrf;
+pub mod device;
 pub mod guard;
 pub mod password;
 pub mod redirect;

@@ -52,7 +52,10 @@ fn budgets<'a>(settings: &Settings, attempt: &Attempt<'a>) -> Vec<(FailureScope<
         settings.max_failed_logins,
     )];
     if let Some(client) = attempt.client_key {
-        budgets.push((FailureScope::Client(client), settings.max_failed_logins_per_ip));
+        budgets.push((
+            FailureScope::Client(client),
+            settings.max_failed_logins_per_ip,
+        ));
     }
     budgets
 }
