@@ -278,11 +278,25 @@ pub async fn record_throttled(
     attempt: &Attempt<'_>,
     scope: FailureScope<'_>,
 ) -> Result<(), Error> {
-    let sql = format!(
-        "INSERT INTO login_attempts ({COLUMNS}) SELECT {VALUES} \
-         WHERE NOT EXISTS (SELECT 1 FROM login_attempts \
-                           WHERE {} = $9 AND at > $8 - 60 AND outcome = 'throttled')",
+    let recorded = format!(
+        "SELECT 1 FROM login_attempts WHERE {} = $9 AND at > $8 - 60 AND outcome = 'throttled'",
         scope.column()
+    );
+    // The common case in a flood: recorded already. One plain read, no
+    // write and no lock.
+    let (seen,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM ({} LIMIT 1) AS seen",
+        recorded.replace("$9", "$1").replace("$8", "$2")
+    ))
+    .bind(scope.key())
+    .bind(attempt.at)
+    .fetch_one(&**db)
+    .await?;
+    if seen > 0 {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO login_attempts ({COLUMNS}) SELECT {VALUES} WHERE NOT EXISTS ({recorded})"
     );
     let throttled = Attempt {
         outcome: Outcome::Throttled,

@@ -537,26 +537,32 @@ async fn a_flood_of_refusals_adds_one_row_per_minute(backend: Backend) {
 async fn refusals_are_recorded_once_a_minute_per_key(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let db: &DbPool = Db::fetch(app.client.rocket()).expect("database");
-    // 10,000 refusals over five minutes, fifty at a time, half charged to
-    // the name and half to the address: two keys, each recorded at 0, 60,
-    // 120, 180 and 240 seconds in, so ten rows.
+    // 10,000 refusals over five minutes, fifty at a time: half are guesses
+    // at one name from many addresses (refused for the name), half at many
+    // names from one address (refused for the address). Two keys, each
+    // recorded at 0, 60, 120, 180 and 240 seconds in: ten rows.
     for batch in 0..200i64 {
         let at = common::T0 + batch * 300 / 200;
         join_all((0..50).map(|i| async move {
+            let (name, ip) = if i % 2 == 0 {
+                ("ada".to_string(), format!("198.51.100.{i}"))
+            } else {
+                (format!("user{i}"), "203.0.113.9".to_string())
+            };
             let attempt = Attempt {
                 user_id: None,
-                username_key: "ada",
-                client_ip: Some("203.0.113.9"),
-                client_key: Some("203.0.113.9"),
+                username_key: &name,
+                client_ip: Some(&ip),
+                client_key: Some(&ip),
                 user_agent: None,
                 device: None,
                 outcome: Outcome::Throttled,
                 at,
             };
             let scope = if i % 2 == 0 {
-                FailureScope::Username("ada")
+                FailureScope::Username(&name)
             } else {
-                FailureScope::Client("203.0.113.9")
+                FailureScope::Client(&ip)
             };
             attempts::record_throttled(db, &attempt, scope)
                 .await
@@ -564,6 +570,5 @@ async fn refusals_are_recorded_once_a_minute_per_key(backend: Backend) {
         }))
         .await;
     }
-    let rows = rows_with_outcome(&app, "throttled").await;
-    assert_eq!(rows, 10);
+    assert_eq!(rows_with_outcome(&app, "throttled").await, 10);
 }
