@@ -72,24 +72,43 @@ pub async fn reserve(
     let window = settings.throttle_window_secs();
     let since = attempt.at - window;
     let budgets = budgets(settings, attempt);
-    if let Some(reservation) = attempts::reserve(db, attempt, since, &budgets).await? {
-        return Ok(reservation);
-    }
-    // Refused: which budget is spent, and until when. (If the window moved
-    // on in between, the answer is "try again now".)
-    let mut refused_by = (1, budgets[0].0);
-    for &(scope, limit) in &budgets {
-        let recent = attempts::recent_failures(db, scope, since, limit).await?;
-        if let Some(wait) = retry_after(&recent, limit, window, attempt.at) {
-            if wait > refused_by.0 {
-                refused_by = (wait, scope);
-            }
-        }
-    }
+    // A plain read first: in a flood against a spent budget, refusals cost
+    // reads only, and hold no write lock or advisory lock.
+    let refused_by = match spent(db, &budgets, since, window, attempt.at).await? {
+        Some(refused_by) => refused_by,
+        None => match attempts::reserve(db, attempt, since, &budgets).await? {
+            Some(reservation) => return Ok(reservation),
+            // The last place went to a simultaneous attempt. (Or the window
+            // moved on in between: then the answer is "try again now".)
+            None => spent(db, &budgets, since, window, attempt.at)
+                .await?
+                .unwrap_or((1, budgets[0].0)),
+        },
+    };
     attempts::record_throttled(db, attempt, refused_by.1).await?;
     Err(Error::Throttled {
         retry_after: refused_by.0,
     })
+}
+
+/// The longest wait among the spent budgets, and the scope it is for.
+async fn spent<'a>(
+    db: &DbPool,
+    budgets: &[(FailureScope<'a>, u32)],
+    since: i64,
+    window: i64,
+    now: i64,
+) -> Result<Option<(i64, FailureScope<'a>)>, Error> {
+    let mut longest: Option<(i64, FailureScope<'a>)> = None;
+    for &(scope, limit) in budgets {
+        let recent = attempts::recent_failures(db, scope, since, limit).await?;
+        if let Some(wait) = retry_after(&recent, limit, window, now) {
+            if longest.is_none_or(|(w, _)| wait > w) {
+                longest = Some((wait, scope));
+            }
+        }
+    }
+    Ok(longest)
 }
 
 /// Takes a place in the client's hourly registration budget, before any
