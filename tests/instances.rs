@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use common::{csrf_token_in, encode_form, figment, Backend, TestDb, PASSWORD, T0};
+use rocket::figment::Figment;
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Header, Method};
 use rocket::local::asynchronous::Client;
@@ -26,6 +27,7 @@ postgres_tests!(
     simultaneous_registrations_across_instances_make_one_account,
     failed_logins_on_both_instances_add_up_to_one_throttle,
     simultaneous_guesses_on_both_instances_get_exactly_the_limit,
+    simultaneous_guesses_from_one_address_on_both_instances_get_exactly_its_limit,
 );
 
 /// Two instances, A and B, of one deployment: same settings and key, one
@@ -39,9 +41,14 @@ impl Deployment {
     /// Launches both instances at once on a fresh database, as a rolling
     /// deployment might: both run the migrations, and that must be safe.
     async fn launch() -> Deployment {
+        Deployment::launch_with(|figment| figment).await
+    }
+
+    /// Both instances on the configuration `configure` makes.
+    async fn launch_with(configure: impl Fn(Figment) -> Figment) -> Deployment {
         let db = TestDb::create(Backend::Postgres).await;
         let launch = || async {
-            let rocket = wristband::build(figment(db.url()), Clock::manual(T0));
+            let rocket = wristband::build(configure(figment(db.url())), Clock::manual(T0));
             Client::untracked(rocket)
                 .await
                 .expect("the instance launches")
@@ -361,45 +368,86 @@ async fn failed_logins_on_both_instances_add_up_to_one_throttle() {
     }
 }
 
+/// Bcrypt checks run so far on both instances together.
+fn checks(deployment: &Deployment) -> u64 {
+    deployment
+        .instances
+        .iter()
+        .map(|i| {
+            i.rocket()
+                .state::<Hasher>()
+                .expect("hasher")
+                .verifications()
+        })
+        .sum()
+}
+
+/// 200 login forms with `attacker`'s token, for `username(i)`, sent at
+/// once from `remote`, half to each instance; their statuses.
+async fn guess_on_both(
+    deployment: &Deployment,
+    attacker: &Browser,
+    username: impl Fn(usize) -> String,
+    remote: std::net::SocketAddr,
+) -> Vec<u16> {
+    let [a, b] = &deployment.instances;
+    let token = attacker.token(a).await;
+    let cookies: Vec<Cookie<'static>> = attacker.cookies().values().cloned().collect();
+    let guesses = (0..200).map(|i| {
+        let instance = if i % 2 == 0 { a } else { b };
+        let form = encode_form(&[
+            ("username", &username(i)),
+            ("password", "not the password"),
+            ("csrf_token", &token),
+        ]);
+        let request = instance
+            .post("/login")
+            .cookies(cookies.clone())
+            .remote(remote)
+            .header(ContentType::Form)
+            .body(form);
+        async move { request.dispatch().await.status().code }
+    });
+    join_all(guesses).await
+}
+
 /// 200 wrong passwords for one name, sent at once, half to each instance:
 /// the two share one budget of five checks.
 async fn simultaneous_guesses_on_both_instances_get_exactly_the_limit() {
     let deployment = Deployment::launch().await;
-    let [a, b] = &deployment.instances;
+    let [a, _] = &deployment.instances;
     assert_redirect(&Browser::default().register(a, "ada").await, "/");
-    let checks = || -> u64 {
-        deployment
-            .instances
-            .iter()
-            .map(|i| {
-                i.rocket()
-                    .state::<Hasher>()
-                    .expect("hasher")
-                    .verifications()
-            })
-            .sum()
-    };
-    let before = checks();
-
-    let attacker = Browser::default();
-    let token = attacker.token(a).await;
-    let cookies: Vec<Cookie<'static>> = attacker.cookies().values().cloned().collect();
-    let form = encode_form(&[
-        ("username", "ada"),
-        ("password", "not the password"),
-        ("csrf_token", &token),
-    ]);
-    let guesses = (0..200).map(|i| {
-        let instance = if i % 2 == 0 { a } else { b };
-        let request = instance
-            .post("/login")
-            .cookies(cookies.clone())
-            .header(ContentType::Form)
-            .body(form.clone());
-        async move { request.dispatch().await.status().code }
-    });
-    let statuses = join_all(guesses).await;
+    let before = checks(&deployment);
+    let remote = ([203, 0, 113, 5], 40_000).into();
+    let statuses = guess_on_both(&deployment, &Browser::default(), |_| "ada".into(), remote).await;
     let count = |code| statuses.iter().filter(|&&s| s == code).count();
-    assert_eq!(checks() - before, 5, "bcrypt checks on both instances");
+    assert_eq!(
+        checks(&deployment) - before,
+        5,
+        "bcrypt checks on both instances"
+    );
     assert_eq!((count(401), count(429)), (5, 195));
+}
+
+/// 200 guesses at as many names from one address, half to each instance:
+/// one budget for the address.
+async fn simultaneous_guesses_from_one_address_on_both_instances_get_exactly_its_limit() {
+    let deployment =
+        Deployment::launch_with(|figment| figment.merge(("max_failed_logins_per_ip", 10))).await;
+    let before = checks(&deployment);
+    let remote = ([203, 0, 113, 5], 40_000).into();
+    let statuses = guess_on_both(
+        &deployment,
+        &Browser::default(),
+        |i| format!("user{i}"),
+        remote,
+    )
+    .await;
+    let count = |code| statuses.iter().filter(|&&s| s == code).count();
+    assert_eq!(
+        checks(&deployment) - before,
+        10,
+        "bcrypt checks on both instances"
+    );
+    assert_eq!((count(401), count(429)), (10, 190));
 }
