@@ -1,8 +1,11 @@
 //! The login-attempt store: the audit trail and the counts throttling
 //! reads. The only module that speaks SQL about attempts.
 
-use sqlx::{AnyPool, Row};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row};
 
+use crate::db::DbPool;
 use crate::error::Error;
 
 /// What happened at one attempt.
@@ -25,6 +28,9 @@ pub enum Outcome {
     PasswordChanged,
     /// Logged out.
     Logout,
+    /// The password check was under way. Left so only when it never
+    /// finished (the process stopped, the client left).
+    Pending,
 }
 
 impl Outcome {
@@ -39,6 +45,7 @@ impl Outcome {
             Outcome::Reauthenticated => "reauthenticated",
             Outcome::PasswordChanged => "password_changed",
             Outcome::Logout => "logout",
+            Outcome::Pending => "pending",
         }
     }
 
@@ -57,20 +64,28 @@ impl Outcome {
             Outcome::Reauthenticated => "Confirmed password",
             Outcome::PasswordChanged => "Changed password",
             Outcome::Logout => "Logged out",
+            Outcome::Pending => "Attempt interrupted",
         }
     }
 }
 
-/// Outcomes that count toward throttling: guesses that failed.
-const FAILURES: &str = "('wrong_password', 'unknown_user')";
+/// Outcomes that count toward throttling: guesses that failed, and
+/// attempts whose password check is still running (or never finished).
+const COUNTED: &str = "('pending', 'wrong_password', 'unknown_user')";
 
 /// One attempt to record.
 #[derive(Debug, Clone)]
 pub struct Attempt<'a> {
     pub user_id: Option<i64>,
     pub username_key: &'a str,
+    /// The full address, for the audit trail.
     pub client_ip: Option<&'a str>,
+    /// What per-address limits count by ([`crate::auth::ClientKey`]).
+    pub client_key: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// The device id of a browser holding this account's device cookie:
+    /// its attempts are charged to the device alone.
+    pub device: Option<&'a str>,
     pub outcome: Outcome,
     pub at: i64,
 }
@@ -86,67 +101,227 @@ pub struct Recorded {
     pub at: i64,
 }
 
+// No NULL is ever bound: sqlx's Any driver sends a NULL to PostgreSQL typed
+// as INT4, and a statement prepared that way then rejects the text or
+// BIGINT bound on its next use. 0 and '' stand for "none" and NULLIF turns
+// them back into NULL. The values are $1..$8, in this order.
+const COLUMNS: &str =
+    "user_id, username_key, client_ip, client_key, user_agent, device, outcome, at";
+const VALUES: &str = "NULLIF($1, 0), $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8";
+
+fn bind_values<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    attempt: &Attempt<'q>,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    query
+        .bind(attempt.user_id.unwrap_or(0))
+        .bind(attempt.username_key)
+        .bind(attempt.client_ip.unwrap_or(""))
+        .bind(attempt.client_key.unwrap_or(""))
+        .bind(attempt.user_agent.unwrap_or(""))
+        .bind(attempt.device.unwrap_or(""))
+        .bind(attempt.outcome.as_str())
+        .bind(attempt.at)
+}
+
 pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
-    // No NULL is ever bound: sqlx's Any driver sends a NULL to PostgreSQL
-    // typed as INT4, and a statement prepared that way then rejects the
-    // text or BIGINT bound on its next use. 0 and '' stand for "none" and
-    // NULLIF turns them back into NULL.
-    sqlx::query(
-        "INSERT INTO login_attempts (user_id, username_key, client_ip, user_agent, outcome, at) \
-         VALUES (NULLIF($1, 0), $2, NULLIF($3, ''), NULLIF($4, ''), $5, $6)",
-    )
-    .bind(attempt.user_id.unwrap_or(0))
-    .bind(attempt.username_key)
-    .bind(attempt.client_ip.unwrap_or(""))
-    .bind(attempt.user_agent.unwrap_or(""))
-    .bind(attempt.outcome.as_str())
-    .bind(attempt.at)
-    .execute(db)
-    .await?;
+    let sql = format!("INSERT INTO login_attempts ({COLUMNS}) VALUES ({VALUES})");
+    bind_values(sqlx::query(&sql), attempt).execute(db).await?;
     Ok(())
 }
 
-/// Whose failed attempts to count.
-#[derive(Debug, Clone, Copy)]
+/// Whose attempts to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureScope<'a> {
-    /// A username (lower-cased), counted since its last successful login.
+    /// A username (lower-cased), tried from browsers without its device
+    /// cookie, counted since the last such successful login.
     Username(&'a str),
-    /// A client address. Successes do not clear these: one valid account
-    /// must not let a client keep guessing at others.
-    ClientIp(&'a str),
+    /// A client key, from browsers without a device cookie. Successes do
+    /// not clear these: one valid account must not let a client keep
+    /// guessing at others.
+    Client(&'a str),
+    /// One browser holding an account's device cookie.
+    Device(&'a str),
 }
 
-/// The times of the latest `limit` failures in `scope` after `since`,
-/// newest first. Both queries run on an index (`username_key, at` or
-/// `client_ip, at`) and read at most `limit` rows.
+impl FailureScope<'_> {
+    fn key(&self) -> &str {
+        match self {
+            FailureScope::Username(key) | FailureScope::Client(key) | FailureScope::Device(key) => {
+                key
+            }
+        }
+    }
+
+    /// The column the key is in, and the name its lock goes by.
+    fn column(&self) -> &'static str {
+        match self {
+            FailureScope::Username(_) => "username_key",
+            FailureScope::Client(_) => "client_key",
+            FailureScope::Device(_) => "device",
+        }
+    }
+
+    fn lock_name(&self) -> String {
+        format!("wristband login {}: {}", self.column(), self.key())
+    }
+
+    /// The rows this scope counts, with its key in `$key` and the window's
+    /// start in `$since`. Each runs on an index (`username_key, at`,
+    /// `client_key, at` or `device, at`).
+    fn counted(&self, key: &str, since: &str) -> String {
+        match self {
+            FailureScope::Username(_) => format!(
+                "username_key = {key} AND device = '' AND at > {since} AND outcome IN {COUNTED} \
+                 AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts \
+                           WHERE username_key = {key} AND device = '' AND at > {since} \
+                             AND outcome = 'success')"
+            ),
+            FailureScope::Client(_) => format!(
+                "client_key = {key} AND device = '' AND at > {since} AND outcome IN {COUNTED}"
+            ),
+            FailureScope::Device(_) => {
+                format!("device = {key} AND at > {since} AND outcome IN {COUNTED}")
+            }
+        }
+    }
+}
+
+/// A place in the throttling budgets, held while the password is checked:
+/// a `pending` row that [`resolve`] turns into the real outcome. One left
+/// pending (the process died, the request was dropped) counts as a failure
+/// until it leaves the window, and no longer.
+#[derive(Debug)]
+#[must_use = "a reservation counts as a failure until it is resolved"]
+pub struct Reservation {
+    id: i64,
+}
+
+/// Records `attempt` as `pending` if every scope in `budgets` has fewer than
+/// its limit of counted attempts since `since`, as one atomic step (see
+/// [`DbPool::fetch_optional_locked`]): of any number of simultaneous
+/// attempts, exactly as many as the budgets allow get a place. `None` when
+/// a budget is spent.
+pub async fn reserve(
+    db: &DbPool,
+    attempt: &Attempt<'_>,
+    since: i64,
+    budgets: &[(FailureScope<'_>, u32)],
+) -> Result<Option<Reservation>, Error> {
+    // $9 is the window's start; each budget then has a key and a limit.
+    let conditions: Vec<String> = budgets
+        .iter()
+        .enumerate()
+        .map(|(i, (scope, _))| {
+            let (key, limit) = (format!("${}", 10 + 2 * i), format!("${}", 11 + 2 * i));
+            format!(
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM login_attempts WHERE {} LIMIT {limit}) AS counted) < {limit}",
+                scope.counted(&key, "$9")
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO login_attempts ({COLUMNS}) SELECT {VALUES} WHERE {} RETURNING id",
+        if conditions.is_empty() {
+            "1 = 1".to_string()
+        } else {
+            conditions.join(" AND ")
+        }
+    );
+    let pending = Attempt {
+        outcome: Outcome::Pending,
+        ..attempt.clone()
+    };
+    let mut query = bind_values(sqlx::query(&sql), &pending).bind(since);
+    for (scope, limit) in budgets {
+        query = query.bind(scope.key()).bind(i64::from(*limit));
+    }
+    let locks = budgets.iter().map(|(scope, _)| scope.lock_name()).collect();
+    let row = db.fetch_optional_locked(locks, query).await?;
+    row.map(|row| {
+        Ok(Reservation {
+            id: row.try_get("id")?,
+        })
+    })
+    .transpose()
+}
+
+/// Turns a reservation into the attempt's real outcome.
+pub async fn resolve(
+    db: &AnyPool,
+    reservation: Reservation,
+    outcome: Outcome,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
+        .bind(outcome.as_str())
+        .bind(reservation.id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Gives a place back unused: the password was never checked (say, the
+/// password threads were busy), so the attempt must not count.
+pub async fn cancel(db: &AnyPool, reservation: Reservation) -> Result<(), Error> {
+    sqlx::query("DELETE FROM login_attempts WHERE id = $1 AND outcome = 'pending'")
+        .bind(reservation.id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a refused attempt, unless one was recorded for the same key of
+/// `scope` in the last minute: a flood of refusals adds at most one row per
+/// key per minute, however many arrive at once.
+pub async fn record_throttled(
+    db: &DbPool,
+    attempt: &Attempt<'_>,
+    scope: FailureScope<'_>,
+) -> Result<(), Error> {
+    let recorded = format!(
+        "SELECT 1 FROM login_attempts WHERE {} = $9 AND at > $8 - 60 AND outcome = 'throttled'",
+        scope.column()
+    );
+    // The common case in a flood: recorded already. One plain read, no
+    // write and no lock.
+    let (seen,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM ({} LIMIT 1) AS seen",
+        recorded.replace("$9", "$1").replace("$8", "$2")
+    ))
+    .bind(scope.key())
+    .bind(attempt.at)
+    .fetch_one(&**db)
+    .await?;
+    if seen > 0 {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO login_attempts ({COLUMNS}) SELECT {VALUES} WHERE NOT EXISTS ({recorded})"
+    );
+    let throttled = Attempt {
+        outcome: Outcome::Throttled,
+        ..attempt.clone()
+    };
+    let query = bind_values(sqlx::query(&sql), &throttled).bind(scope.key());
+    let lock = format!("{} throttled", scope.lock_name());
+    db.fetch_optional_locked(vec![lock], query).await?;
+    Ok(())
+}
+
+/// The times of the latest `limit` counted attempts in `scope` after
+/// `since`, newest first; reads at most `limit` rows.
 pub async fn recent_failures(
     db: &AnyPool,
     scope: FailureScope<'_>,
     since: i64,
     limit: u32,
 ) -> Result<Vec<i64>, Error> {
-    let (sql, key) = match scope {
-        FailureScope::Username(key) => (
-            format!(
-                "SELECT at FROM login_attempts \
-                 WHERE username_key = $1 AND at > $2 AND outcome IN {FAILURES} \
-                   AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts \
-                             WHERE username_key = $1 AND at > $2 AND outcome = 'success') \
-                 ORDER BY at DESC LIMIT $3"
-            ),
-            key,
-        ),
-        FailureScope::ClientIp(ip) => (
-            format!(
-                "SELECT at FROM login_attempts \
-                 WHERE client_ip = $1 AND at > $2 AND outcome IN {FAILURES} \
-                 ORDER BY at DESC LIMIT $3"
-            ),
-            ip,
-        ),
-    };
+    let sql = format!(
+        "SELECT at FROM login_attempts WHERE {} ORDER BY at DESC LIMIT $3",
+        scope.counted("$1", "$2")
+    );
     let rows = sqlx::query(&sql)
-        .bind(key)
+        .bind(scope.key())
         .bind(since)
         .bind(i64::from(limit))
         .fetch_all(db)
@@ -200,7 +375,7 @@ pub async fn history(
 }
 
 /// Every outcome, for listings that show everything.
-pub const ALL: [Outcome; 8] = [
+pub const ALL: [Outcome; 9] = [
     Outcome::Success,
     Outcome::WrongPassword,
     Outcome::UnknownUser,
@@ -209,4 +384,5 @@ pub const ALL: [Outcome; 8] = [
     Outcome::Reauthenticated,
     Outcome::PasswordChanged,
     Outcome::Logout,
+    Outcome::Pending,
 ];

@@ -24,6 +24,13 @@ pub struct Settings {
     pub throttle_window_minutes: u32,
     /// A browser-session wristband unused this long is refused, in hours.
     pub session_idle_hours: u32,
+    /// Failed logins within the window from one browser holding the
+    /// account's device cookie before that device (only) is throttled.
+    pub max_failed_logins_per_device: u32,
+    /// Lifetime of the device cookie, in days.
+    pub device_days: u32,
+    /// Accounts one client address may create per hour.
+    pub max_registrations_per_ip: u32,
     /// Whether cookies carry `Secure`. Unset means "in the release profile":
     /// deployments terminate TLS at a proxy, so the request's own scheme says
     /// nothing about what the browser used.
@@ -40,6 +47,9 @@ impl Default for Settings {
             max_failed_logins_per_ip: 50,
             throttle_window_minutes: 15,
             session_idle_hours: 24,
+            max_failed_logins_per_device: 5,
+            device_days: 365,
+            max_registrations_per_ip: 10,
             secure_cookies: None,
         }
     }
@@ -60,8 +70,22 @@ impl Settings {
         if settings.remember_days == 0 {
             return Err("remember_days must be at least 1".into());
         }
-        if settings.max_failed_logins == 0 || settings.max_failed_logins_per_ip == 0 {
-            return Err("max_failed_logins and max_failed_logins_per_ip must be at least 1".into());
+        if settings.max_failed_logins == 0
+            || settings.max_failed_logins_per_ip == 0
+            || settings.max_failed_logins_per_device == 0
+        {
+            return Err("max_failed_logins, max_failed_logins_per_ip and \
+                 max_failed_logins_per_device must be at least 1"
+                .into());
+        }
+        if settings.max_registrations_per_ip == 0 {
+            return Err("max_registrations_per_ip must be at least 1".into());
+        }
+        if !(1..=3650).contains(&settings.device_days) {
+            return Err(format!(
+                "device_days must be between 1 and 3650, not {}",
+                settings.device_days
+            ));
         }
         if settings.throttle_window_minutes == 0 {
             return Err("throttle_window_minutes must be at least 1".into());
@@ -91,6 +115,10 @@ impl Settings {
 
     pub fn session_idle_secs(&self) -> i64 {
         i64::from(self.session_idle_hours) * 3_600
+    }
+
+    pub fn device_secs(&self) -> i64 {
+        i64::from(self.device_days) * 86_400
     }
 
     pub fn throttle_window_secs(&self) -> i64 {

@@ -19,8 +19,9 @@ use rocket::figment::Figment;
 use rocket::tokio::sync::{Semaphore, SemaphorePermit};
 use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 
 /// The `wristband` database, configured as `databases.wristband`.
@@ -67,6 +68,41 @@ impl DbPool {
     /// How long a request may wait on the database before it gets a 503.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Runs one statement (a conditional insert that reads counts and
+    /// writes in one go) so that it sees every statement run before it
+    /// under any of the same `keys`, on every instance sharing the database.
+    ///
+    /// SQLite needs nothing more: a writing statement takes the database's
+    /// write lock before it reads anything, waiting (busy timeout) rather
+    /// than failing, so it is atomic as it stands. PostgreSQL's READ
+    /// COMMITTED lets two such statements read the same counts at once, so
+    /// it runs in a transaction after taking a transaction-scoped advisory
+    /// lock per key (in sorted order, so two never wait on each other).
+    pub async fn fetch_optional_locked<'q>(
+        &self,
+        mut keys: Vec<String>,
+        statement: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Result<Option<AnyRow>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => statement.fetch_optional(&self.pool).await,
+            Backend::Postgres => {
+                keys.sort();
+                keys.dedup();
+                let mut tx = self.pool.begin().await?;
+                for key in &keys {
+                    // Cast to text: the Any driver cannot read a `void`.
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::text")
+                        .bind(key.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                }
+                let row = statement.fetch_optional(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
+        }
     }
 
     /// A connection for one short query on the hot path (the user lookup

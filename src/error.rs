@@ -34,6 +34,10 @@ pub enum Error {
     /// Too many failed logins; try again after this many seconds.
     #[error("login throttled for {retry_after} s")]
     Throttled { retry_after: i64 },
+    /// Too many accounts created from this address; try again after this
+    /// many seconds.
+    #[error("registration throttled for {retry_after} s")]
+    RegistrationThrottled { retry_after: i64 },
 }
 
 impl Error {
@@ -42,7 +46,9 @@ impl Error {
             Error::Database(_) => Status::ServiceUnavailable,
             Error::Corrupt(_) | Error::Hashing(_) => Status::InternalServerError,
             Error::Csrf => Status::Forbidden,
-            Error::Throttled { .. } => Status::TooManyRequests,
+            Error::Throttled { .. } | Error::RegistrationThrottled { .. } => {
+                Status::TooManyRequests
+            }
         }
     }
 }
@@ -213,20 +219,31 @@ impl<'r> Responder<'r, 'static> for Error {
             log::error!("{} {}: {self}", req.method(), req.uri());
         }
         match self {
-            Error::Throttled { retry_after } => {
-                let retry_after = retry_after.max(1);
-                let minutes = (retry_after + 59) / 60;
-                let plural = if minutes == 1 { "" } else { "s" };
-                let message = format!(
-                    "Too many failed attempts. For your security, try again in {minutes} minute{plural}."
-                );
-                let mut response = ErrorResponse::with_message(status, message).respond_to(req)?;
-                response.set_header(Header::new("Retry-After", retry_after.to_string()));
-                Ok(response)
-            }
+            Error::Throttled { retry_after } => too_many(
+                req,
+                retry_after,
+                "Too many failed attempts. For your security, try again in",
+            ),
+            Error::RegistrationThrottled { retry_after } => too_many(
+                req,
+                retry_after,
+                "Too many accounts have been created from your network. Try again in",
+            ),
             _ => ErrorResponse::new(status).respond_to(req),
         }
     }
+}
+
+/// A 429 whose sentence ends in the wait, with the same wait in `Retry-After`.
+fn too_many(req: &Request<'_>, retry_after: i64, sentence: &str) -> response::Result<'static> {
+    let retry_after = retry_after.max(1);
+    let minutes = (retry_after + 59) / 60;
+    let plural = if minutes == 1 { "" } else { "s" };
+    let message = format!("{sentence} {minutes} minute{plural}.");
+    let mut response =
+        ErrorResponse::with_message(Status::TooManyRequests, message).respond_to(req)?;
+    response.set_header(Header::new("Retry-After", retry_after.to_string()));
+    Ok(response)
 }
 
 #[rocket::catch(default)]

@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 mod headers;
 mod hex;
+pub mod registrations;
 mod routes;
 pub mod sessions;
 pub mod user_agent;

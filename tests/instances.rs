@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use common::{csrf_token_in, encode_form, figment, Backend, TestDb, PASSWORD, T0};
+use rocket::figment::Figment;
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Header, Method};
 use rocket::local::asynchronous::Client;
 use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::Row;
+use wristband::auth::Hasher;
 use wristband::db::Db;
 use wristband::Clock;
 
@@ -26,6 +28,8 @@ postgres_tests!(
     a_session_ended_on_one_instance_is_anonymous_on_the_other,
     simultaneous_registrations_across_instances_make_one_account,
     failed_logins_on_both_instances_add_up_to_one_throttle,
+    simultaneous_guesses_on_both_instances_get_exactly_the_limit,
+    simultaneous_guesses_from_one_address_on_both_instances_get_exactly_its_limit,
 );
 
 /// Two instances, A and B, of one deployment: same settings and key, one
@@ -39,9 +43,14 @@ impl Deployment {
     /// Launches both instances at once on a fresh database, as a rolling
     /// deployment might: both run the migrations, and that must be safe.
     async fn launch() -> Deployment {
+        Deployment::launch_with(|figment| figment).await
+    }
+
+    /// Both instances on the configuration `configure` makes.
+    async fn launch_with(configure: impl Fn(Figment) -> Figment) -> Deployment {
         let db = TestDb::create(Backend::Postgres).await;
         let launch = || async {
-            let rocket = wristband::build(figment(db.url()), Clock::manual(T0));
+            let rocket = wristband::build(configure(figment(db.url())), Clock::manual(T0));
             Client::untracked(rocket)
                 .await
                 .expect("the instance launches")
@@ -294,16 +303,19 @@ async fn a_copied_wristband_dies_on_every_instance_at_logout() {
     let [a, b] = &deployment.instances;
     let browser = Browser::default();
     assert_redirect(&browser.register(a, "ada").await, "/");
+    let copied = browser.cookies().clone();
     let copy = Browser::default();
-    *copy.cookies() = browser.cookies().clone();
+    *copy.cookies() = copied.clone();
     assert_signed_in_as(&copy.get(b, "/").await, "ada");
 
     assert_redirect(&browser.post(a, a, "/logout", &[]).await, "/");
-    // The copy still sends the cookie; neither instance honours it.
+    // The copy keeps sending the cookie (put back each time, as an
+    // attacker's script would); neither instance honours it.
     for instance in [a, b] {
-        assert!(copy.has_cookie("user_id"));
+        *copy.cookies() = copied.clone();
         let me = copy.get_json(instance, "/api/me").await;
         assert_eq!(me.status, 401, "{me:?}");
+        assert!(me.sets_user_id, "the instance removes it: {me:?}");
     }
 }
 
@@ -396,4 +408,88 @@ async fn failed_logins_on_both_instances_add_up_to_one_throttle() {
             .unwrap_or(0);
         assert!((1..=15 * 60).contains(&retry_after), "{reply:?}");
     }
+}
+
+/// Bcrypt checks run so far on both instances together.
+fn checks(deployment: &Deployment) -> u64 {
+    deployment
+        .instances
+        .iter()
+        .map(|i| {
+            i.rocket()
+                .state::<Hasher>()
+                .expect("hasher")
+                .verifications()
+        })
+        .sum()
+}
+
+/// 200 login forms with `attacker`'s token, for `username(i)`, sent at
+/// once from `remote`, half to each instance; their statuses.
+async fn guess_on_both(
+    deployment: &Deployment,
+    attacker: &Browser,
+    username: impl Fn(usize) -> String,
+    remote: std::net::SocketAddr,
+) -> Vec<u16> {
+    let [a, b] = &deployment.instances;
+    let token = attacker.token(a).await;
+    let cookies: Vec<Cookie<'static>> = attacker.cookies().values().cloned().collect();
+    let guesses = (0..200).map(|i| {
+        let instance = if i % 2 == 0 { a } else { b };
+        let form = encode_form(&[
+            ("username", &username(i)),
+            ("password", "not the password"),
+            ("csrf_token", &token),
+        ]);
+        let request = instance
+            .post("/login")
+            .cookies(cookies.clone())
+            .remote(remote)
+            .header(ContentType::Form)
+            .body(form);
+        async move { request.dispatch().await.status().code }
+    });
+    join_all(guesses).await
+}
+
+/// 200 wrong passwords for one name, sent at once, half to each instance:
+/// the two share one budget of five checks.
+async fn simultaneous_guesses_on_both_instances_get_exactly_the_limit() {
+    let deployment = Deployment::launch().await;
+    let [a, _] = &deployment.instances;
+    assert_redirect(&Browser::default().register(a, "ada").await, "/");
+    let before = checks(&deployment);
+    let remote = ([203, 0, 113, 5], 40_000).into();
+    let statuses = guess_on_both(&deployment, &Browser::default(), |_| "ada".into(), remote).await;
+    let count = |code| statuses.iter().filter(|&&s| s == code).count();
+    assert_eq!(
+        checks(&deployment) - before,
+        5,
+        "bcrypt checks on both instances"
+    );
+    assert_eq!((count(401), count(429)), (5, 195));
+}
+
+/// 200 guesses at as many names from one address, half to each instance:
+/// one budget for the address.
+async fn simultaneous_guesses_from_one_address_on_both_instances_get_exactly_its_limit() {
+    let deployment =
+        Deployment::launch_with(|figment| figment.merge(("max_failed_logins_per_ip", 10))).await;
+    let before = checks(&deployment);
+    let remote = ([203, 0, 113, 5], 40_000).into();
+    let statuses = guess_on_both(
+        &deployment,
+        &Browser::default(),
+        |i| format!("user{i}"),
+        remote,
+    )
+    .await;
+    let count = |code| statuses.iter().filter(|&&s| s == code).count();
+    assert_eq!(
+        checks(&deployment) - before,
+        10,
+        "bcrypt checks on both instances"
+    );
+    assert_eq!((count(401), count(429)), (10, 190));
 }

@@ -13,6 +13,8 @@ backend_tests!(
     passwords_of_72_bytes_work_and_73_are_refused,
     simultaneous_registrations_make_one_account,
     the_register_page_has_the_contract_fields,
+    registrations_are_throttled_per_address,
+    simultaneous_registrations_get_exactly_the_limit,
 );
 
 async fn count_users(app: &TestApp) -> i64 {
@@ -139,7 +141,8 @@ async fn passwords_of_72_bytes_work_and_73_are_refused(backend: Backend) {
 }
 
 async fn simultaneous_registrations_make_one_account(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    // Room for all twenty in the address's budget: this is about the name.
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_registrations_per_ip", 20))).await;
     let token = app.csrf_token().await;
     let attempts = (0..20).map(|i| {
         // Differently cased, all the same name.
@@ -173,4 +176,67 @@ async fn the_register_page_has_the_contract_fields(backend: Backend) {
     for field in ["username", "password", "password_confirm", "csrf_token"] {
         assert!(body.contains(&format!(r#"name="{field}""#)), "{field}");
     }
+}
+
+async fn registrations_are_throttled_per_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_registrations_per_ip", 3))).await;
+    assert_redirect_to(&app.register("amy", PASSWORD).await, "/");
+    app.clock.advance(60);
+    assert_redirect_to(&app.register("bob", PASSWORD).await, "/");
+    // Taken names still get 409, and cost no place.
+    assert_eq!(app.register("amy", PASSWORD).await.status().code, 409);
+    app.clock.advance(540);
+    assert_redirect_to(&app.register("cat", PASSWORD).await, "/");
+
+    let response = app.register("dan", PASSWORD).await;
+    assert_eq!(response.status().code, 429);
+    // The first of the three leaves the hour in 50 minutes.
+    assert_eq!(response.headers().get_one("Retry-After"), Some("3000"));
+    assert_eq!(set_cookie(&response, "user_id"), None);
+    let body = response.into_string().await.unwrap_or_default();
+    assert!(
+        body.contains(
+            "Too many accounts have been created from your network. Try again in 50 minutes."
+        ),
+        "{body}"
+    );
+    // Over the limit, a taken name is refused the same way: nothing is looked up.
+    assert_eq!(app.register("amy", PASSWORD).await.status().code, 429);
+    assert_eq!(count_users(&app).await, 3);
+
+    // Another address, or an IPv6 client, has its own budget.
+    app.set_remote("2001:db8:5:6::1");
+    assert_redirect_to(&app.register("dan", PASSWORD).await, "/");
+    app.set_remote("127.0.0.1");
+    // When the first place leaves the hour, one more account may be made.
+    app.clock.advance(3000);
+    assert_redirect_to(&app.register("eve", PASSWORD).await, "/");
+    assert_eq!(app.register("fay", PASSWORD).await.status().code, 429);
+}
+
+async fn simultaneous_registrations_get_exactly_the_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_registrations_per_ip", 5))).await;
+    let token = app.csrf_token().await;
+    let names: Vec<String> = (0..50).map(|i| format!("user{i}")).collect();
+    let attempts = names.iter().map(|name| {
+        app.form_request(
+            "/register",
+            &[
+                ("username", name.as_str()),
+                ("password", PASSWORD),
+                ("password_confirm", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .dispatch()
+    });
+    let responses = join_all(attempts).await;
+    let mut codes: Vec<u16> = responses.iter().map(|r| r.status().code).collect();
+    assert!(responses
+        .iter()
+        .filter(|r| r.status().code == 429)
+        .all(|r| r.headers().get_one("Retry-After") == Some("3600")));
+    codes.sort_unstable();
+    assert_eq!(codes, [[303; 5].as_slice(), &[429; 45]].concat());
+    assert_eq!(count_users(&app).await, 5);
 }

@@ -13,6 +13,7 @@ backend_tests!(
     usernames_are_unique_in_any_case_in_the_database,
     username_length_is_checked_by_the_database,
     ids_are_never_reused,
+    attempts_without_a_client_key_or_device_store_empty_text,
 );
 
 postgres_tests!(both_backends_have_the_same_schema);
@@ -70,6 +71,30 @@ async fn ids_are_never_reused(backend: Backend) {
         .expect("delete");
     let third = insert_user(app.pool(), "third").await.expect("insert");
     assert!(first < second && second < third, "{first} {second} {third}");
+}
+
+/// 0003 adds `client_key` and `device` as NOT NULL with '' for "none", on
+/// both backends: throttling compares them with '' and never meets a NULL.
+async fn attempts_without_a_client_key_or_device_store_empty_text(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    sqlx::query(
+        "INSERT INTO login_attempts (username_key, outcome, at) VALUES ('ada', 'logout', 1)",
+    )
+    .execute(app.pool())
+    .await
+    .expect("insert");
+    let row = sqlx::query("SELECT client_key, device FROM login_attempts")
+        .fetch_one(app.pool())
+        .await
+        .expect("select");
+    assert_eq!(text(&row, "client_key"), "");
+    assert_eq!(text(&row, "device"), "");
+    let refused = sqlx::query(
+        "INSERT INTO login_attempts (username_key, outcome, at, device) VALUES ('ada', 'logout', 1, NULL)",
+    )
+    .execute(app.pool())
+    .await;
+    assert!(refused.is_err(), "device is NOT NULL");
 }
 
 /// What the migrations built, in terms both dialects share.
@@ -325,6 +350,27 @@ async fn both_backends_have_the_same_schema() {
             .keys
             .contains(&("users".to_string(), "primary key", vec!["id".to_string()])),
         "{on_sqlite:#?}"
+    );
+    // 0003: what throttling counts by, and the per-address registrations.
+    for (table, index) in [
+        ("login_attempts", "login_attempts_client_key_at"),
+        ("login_attempts", "login_attempts_device_at"),
+        ("registrations", "registrations_client_key_at"),
+        ("registrations", "registrations_at"),
+    ] {
+        assert!(
+            on_sqlite
+                .indexes
+                .contains(&(table.to_string(), index.to_string(), false)),
+            "{index}: {on_sqlite:#?}"
+        );
+    }
+    assert!(
+        !on_sqlite
+            .indexes
+            .iter()
+            .any(|(_, index, _)| index == "login_attempts_ip_at"),
+        "per-address counts read client_key now"
     );
     assert_eq!(on_sqlite.columns, on_postgres.columns, "columns");
     assert_eq!(

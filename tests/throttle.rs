@@ -3,8 +3,14 @@
 mod common;
 
 use common::{assert_redirect_to, Backend, TestApp, PASSWORD};
+use rocket::futures::future::join_all;
 use rocket::http::Header;
+use rocket::local::asynchronous::LocalRequest;
+use rocket_db_pools::Database;
+use wristband::attempts::{self, Attempt, FailureScope, Outcome};
+use wristband::auth::cookie::DEVICE_COOKIE;
 use wristband::auth::Hasher;
+use wristband::db::{Db, DbPool};
 
 backend_tests!(
     five_failures_lock_the_username,
@@ -18,6 +24,16 @@ backend_tests!(
     limits_follow_config,
     every_attempt_is_recorded,
     settings_shows_recent_sign_ins_and_the_last_failure,
+    simultaneous_wrong_passwords_get_exactly_the_limit,
+    simultaneous_guesses_from_one_address_get_exactly_its_limit,
+    simultaneous_logins_below_the_limit_all_go_through,
+    ipv6_clients_are_counted_by_their_64,
+    a_stranger_cannot_lock_out_a_known_browser,
+    the_address_lock_never_blocks_a_known_browser,
+    a_known_browser_that_spends_its_budget_locks_only_itself,
+    a_device_cookie_is_long_lived_and_outlives_logout,
+    a_flood_of_refusals_adds_one_row_per_minute,
+    refusals_are_recorded_once_a_minute_per_key,
 );
 
 fn verifications(app: &TestApp) -> u64 {
@@ -39,7 +55,7 @@ async fn fail(app: &TestApp, username: &str, times: usize) {
 
 async fn five_failures_lock_the_username(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     fail(&app, "ada", 5).await;
 
     // Even the right password is refused now.
@@ -63,7 +79,7 @@ async fn five_failures_lock_the_username(backend: Backend) {
 
 async fn throttled_attempts_cost_no_bcrypt(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     let before = verifications(&app);
     fail(&app, "ada", 5).await;
     assert_eq!(
@@ -83,7 +99,7 @@ async fn throttled_attempts_cost_no_bcrypt(backend: Backend) {
 
 async fn the_lock_lifts_when_the_window_passes(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     fail(&app, "ada", 5).await;
     app.clock.advance(15 * 60 - 1);
     assert_eq!(app.login("ada", PASSWORD).await.status().code, 429);
@@ -93,17 +109,17 @@ async fn the_lock_lifts_when_the_window_passes(backend: Backend) {
 
 async fn a_success_clears_the_count(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     fail(&app, "ada", 4).await;
     assert_redirect_to(&app.login("ada", PASSWORD).await, "/");
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     fail(&app, "ada", 4).await;
     assert_redirect_to(&app.login("ada", PASSWORD).await, "/");
 }
 
 async fn names_are_counted_without_regard_to_case(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     for name in ["ADA", "Ada", "aDa", "adA", "ada"] {
         fail(&app, name, 1).await;
     }
@@ -124,7 +140,7 @@ async fn unknown_names_are_throttled_too(backend: Backend) {
 async fn one_address_cannot_spray_many_names(backend: Backend) {
     let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_ip", 6))).await;
     app.register("ada", PASSWORD).await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     for name in ["amy", "bob", "cat", "dan", "eve", "fay"] {
         fail(&app, name, 1).await;
     }
@@ -155,7 +171,7 @@ async fn limits_follow_config(backend: Backend) {
     })
     .await;
     app.register("ada", PASSWORD).await;
-    app.logout().await;
+    app.clear_cookies(); // a browser that never signed in here
     fail(&app, "ada", 2).await;
     let response = app.login("ada", PASSWORD).await;
     assert_eq!(response.status().code, 429);
@@ -250,4 +266,309 @@ async fn settings_shows_recent_sign_ins_and_the_last_failure(backend: Backend) {
         page.contains("Last failed attempt: 2023-11-14 22:26 UTC from 127.0.0.1 (Wrong password)."),
         "{page}"
     );
+}
+
+/// The statuses of `requests`, all sent at once.
+async fn send_all(requests: Vec<LocalRequest<'_>>) -> Vec<u16> {
+    join_all(requests.into_iter().map(|r| async move {
+        let response = r.dispatch().await;
+        if response.status().code == 429 {
+            assert!(response.headers().get_one("Retry-After").is_some());
+        }
+        response.status().code
+    }))
+    .await
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|&&s| s == status).count()
+}
+
+/// `n` login forms for `username(i)`, all with this browser's token.
+async fn logins<'a>(
+    app: &'a TestApp,
+    n: usize,
+    username: impl Fn(usize) -> String,
+    password: &str,
+) -> Vec<LocalRequest<'a>> {
+    let token = app.csrf_token().await;
+    (0..n)
+        .map(|i| {
+            let username = username(i);
+            app.form_request(
+                "/login",
+                &[
+                    ("username", &username),
+                    ("password", password),
+                    ("csrf_token", &token),
+                ],
+            )
+        })
+        .collect()
+}
+
+async fn rows_with_outcome(app: &TestApp, outcome: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_attempts WHERE outcome = $1")
+        .bind(outcome)
+        .fetch_one(app.pool())
+        .await
+        .expect("count");
+    n
+}
+
+async fn simultaneous_wrong_passwords_get_exactly_the_limit(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    app.clear_cookies(); // the attacker's browser
+    let before = verifications(&app);
+    let requests = logins(&app, 200, |_| "ada".into(), "wrong password!").await;
+    let statuses = send_all(requests).await;
+    assert_eq!(verifications(&app) - before, 5, "bcrypt checks");
+    assert_eq!((count(&statuses, 401), count(&statuses, 429)), (5, 195));
+    // Every place taken became its outcome.
+    assert_eq!(rows_with_outcome(&app, "pending").await, 0);
+    assert_eq!(rows_with_outcome(&app, "wrong_password").await, 5);
+    // And the lock holds for the right password too.
+    assert_eq!(app.login("ada", PASSWORD).await.status().code, 429);
+}
+
+async fn simultaneous_guesses_from_one_address_get_exactly_its_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_ip", 10))).await;
+    let before = verifications(&app);
+    let requests = logins(&app, 200, |i| format!("user{i}"), "wrong password!").await;
+    let statuses = send_all(requests).await;
+    assert_eq!(verifications(&app) - before, 10, "bcrypt checks");
+    assert_eq!((count(&statuses, 401), count(&statuses, 429)), (10, 190));
+    // Another address still gets its own budget.
+    app.set_remote("192.0.2.1");
+    fail(&app, "user0", 1).await;
+}
+
+async fn simultaneous_logins_below_the_limit_all_go_through(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    app.clear_cookies();
+    let before = verifications(&app);
+    let mut requests = logins(&app, 4, |_| "ada".into(), "wrong password!").await;
+    requests.extend(logins(&app, 1, |_| "ada".into(), PASSWORD).await);
+    let statuses = send_all(requests).await;
+    assert_eq!(statuses, [401, 401, 401, 401, 303]);
+    assert_eq!(verifications(&app) - before, 5);
+
+    // Many accounts signing in at once from one address (an office).
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_registrations_per_ip", 20))).await;
+    for i in 0..12 {
+        assert_eq!(
+            app.register(&format!("user{i}"), PASSWORD)
+                .await
+                .status()
+                .code,
+            303
+        );
+    }
+    app.clear_cookies();
+    let statuses = send_all(logins(&app, 12, |i| format!("user{i}"), PASSWORD).await).await;
+    assert_eq!(statuses, [303; 12]);
+    assert_eq!(rows_with_outcome(&app, "pending").await, 0);
+}
+
+async fn ipv6_clients_are_counted_by_their_64(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_ip", 3))).await;
+    app.set_remote("2001:db8:1:2::1");
+    fail(&app, "amy", 1).await;
+    app.set_remote("2001:db8:1:2::ffff");
+    fail(&app, "bob", 1).await;
+    app.set_remote("2001:db8:1:2:abcd:ef01:2345:6789");
+    fail(&app, "cat", 1).await;
+    // Anywhere in that /64: locked.
+    app.set_remote("2001:db8:1:2:9::9");
+    assert_eq!(app.login("dan", "wrong password!").await.status().code, 429);
+    // The next /64 over is somebody else.
+    app.set_remote("2001:db8:1:3::1");
+    fail(&app, "dan", 1).await;
+
+    // The audit trail keeps the whole address.
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT COALESCE(client_ip, ''), client_key FROM login_attempts \
+         WHERE outcome = 'unknown_user' ORDER BY id",
+    )
+    .fetch_all(app.pool())
+    .await
+    .expect("rows");
+    assert_eq!(
+        rows[0],
+        (
+            "2001:db8:1:2::1".to_string(),
+            "2001:db8:1:2::/64".to_string()
+        )
+    );
+    assert_eq!(
+        rows[3],
+        (
+            "2001:db8:1:3::1".to_string(),
+            "2001:db8:1:3::/64".to_string()
+        )
+    );
+}
+
+async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
+    // alice signs up in her own browser, which keeps a device cookie.
+    let app = TestApp::signed_up(backend, "alice").await;
+    app.logout().await;
+    let alices_device = app.cookie(DEVICE_COOKIE).expect("a device cookie");
+    // bob does too, elsewhere.
+    app.clear_cookies();
+    app.set_remote("198.51.100.2");
+    assert_eq!(app.register("bob", PASSWORD).await.status().code, 303);
+    let bobs_device = app.cookie(DEVICE_COOKIE).expect("a device cookie");
+
+    // A stranger locks alice.
+    app.clear_cookies();
+    app.set_remote("203.0.113.66");
+    fail(&app, "alice", 5).await;
+    assert_eq!(
+        app.login("alice", "wrong password!").await.status().code,
+        429
+    );
+
+    // A new browser: locked out, even with the right password.
+    app.clear_cookies();
+    app.set_remote("192.0.2.10");
+    assert_eq!(app.login("alice", PASSWORD).await.status().code, 429);
+
+    // alice's own browser, wherever it is, gets in.
+    app.clear_cookies();
+    app.set_cookie(DEVICE_COOKIE, &alices_device);
+    app.set_remote("192.0.2.20");
+    assert_redirect_to(&app.login("alice", PASSWORD).await, "/");
+    // ... and can confirm its password while the lock lasts.
+    let response = app
+        .post_with_token("/reauth", &[("password", PASSWORD)])
+        .await;
+    assert_redirect_to(&response, "/");
+
+    // The stranger with bob's stolen device cookie gets nothing extra for
+    // alice: no password check at all.
+    app.clear_cookies();
+    app.set_cookie(DEVICE_COOKIE, &bobs_device);
+    app.set_remote("203.0.113.66");
+    let before = verifications(&app);
+    for _ in 0..3 {
+        assert_eq!(
+            app.login("alice", "wrong password!").await.status().code,
+            429
+        );
+    }
+    assert_eq!(verifications(&app), before);
+    // A planted cookie that does not decrypt counts for nothing either.
+    app.set_cookie(DEVICE_COOKIE, "1:0123456789abcdef0123456789abcdef");
+    assert_eq!(app.login("alice", PASSWORD).await.status().code, 429);
+    assert_eq!(verifications(&app), before);
+}
+
+async fn the_address_lock_never_blocks_a_known_browser(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_ip", 3))).await;
+    assert_eq!(app.register("alice", PASSWORD).await.status().code, 303);
+    app.logout().await;
+    let alices_device = app.cookie(DEVICE_COOKIE).expect("a device cookie");
+    // Someone behind the same NAT sprays names until the address is locked.
+    app.clear_cookies();
+    for name in ["amy", "bob", "cat"] {
+        fail(&app, name, 1).await;
+    }
+    assert_eq!(app.login("alice", PASSWORD).await.status().code, 429);
+    // alice's browser behind that NAT still gets in.
+    app.set_cookie(DEVICE_COOKIE, &alices_device);
+    assert_redirect_to(&app.login("alice", PASSWORD).await, "/");
+}
+
+async fn a_known_browser_that_spends_its_budget_locks_only_itself(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_device", 2))).await;
+    assert_eq!(app.register("alice", PASSWORD).await.status().code, 303);
+    app.logout().await;
+    fail(&app, "alice", 2).await;
+    let response = app.login("alice", PASSWORD).await;
+    assert_eq!(response.status().code, 429);
+    assert_eq!(response.headers().get_one("Retry-After"), Some("900"));
+    drop(response);
+    // The username is not locked: another browser signs in.
+    app.clear_cookies();
+    app.set_remote("192.0.2.30");
+    assert_redirect_to(&app.login("alice", PASSWORD).await, "/");
+}
+
+async fn a_device_cookie_is_long_lived_and_outlives_logout(backend: Backend) {
+    let app = TestApp::signed_up(backend, "alice").await;
+    app.logout().await;
+    let response = app.login("alice", PASSWORD).await;
+    let device = common::set_cookie(&response, DEVICE_COOKIE).expect("a device cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(common::has_attr(device, attr), "{attr}: {device}");
+    }
+    assert_eq!(
+        common::attr(device, "Max-Age"),
+        Some("31536000"),
+        "{device}"
+    );
+    drop(response);
+    let issued = app.cookie(DEVICE_COOKIE).expect("kept");
+    let response = app.logout().await;
+    assert_eq!(common::set_cookie(&response, DEVICE_COOKIE), None);
+    drop(response);
+    assert_eq!(app.cookie(DEVICE_COOKIE), Some(issued.clone()));
+    // Each login issues a new one.
+    app.login("alice", PASSWORD).await;
+    assert_ne!(app.cookie(DEVICE_COOKIE), Some(issued));
+}
+
+async fn a_flood_of_refusals_adds_one_row_per_minute(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    app.clear_cookies();
+    fail(&app, "ada", 5).await;
+    let statuses = send_all(logins(&app, 200, |_| "ada".into(), "wrong password!").await).await;
+    assert_eq!(count(&statuses, 429), 200);
+    assert_eq!(rows_with_outcome(&app, "throttled").await, 1);
+    app.clock.advance(59);
+    assert_eq!(app.login("ada", PASSWORD).await.status().code, 429);
+    assert_eq!(rows_with_outcome(&app, "throttled").await, 1);
+    app.clock.advance(1);
+    assert_eq!(app.login("ada", PASSWORD).await.status().code, 429);
+    assert_eq!(rows_with_outcome(&app, "throttled").await, 2);
+}
+
+async fn refusals_are_recorded_once_a_minute_per_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let db: &DbPool = Db::fetch(app.client.rocket()).expect("database");
+    // 10,000 refusals over five minutes, fifty at a time: half are guesses
+    // at one name from many addresses (refused for the name), half at many
+    // names from one address (refused for the address). Two keys, each
+    // recorded at 0, 60, 120, 180 and 240 seconds in: ten rows.
+    for batch in 0..200i64 {
+        let at = common::T0 + batch * 300 / 200;
+        join_all((0..50).map(|i| async move {
+            let (name, ip) = if i % 2 == 0 {
+                ("ada".to_string(), format!("198.51.100.{i}"))
+            } else {
+                (format!("user{i}"), "203.0.113.9".to_string())
+            };
+            let attempt = Attempt {
+                user_id: None,
+                username_key: &name,
+                client_ip: Some(&ip),
+                client_key: Some(&ip),
+                user_agent: None,
+                device: None,
+                outcome: Outcome::Throttled,
+                at,
+            };
+            let scope = if i % 2 == 0 {
+                FailureScope::Username(&name)
+            } else {
+                FailureScope::Client(&ip)
+            };
+            attempts::record_throttled(db, &attempt, scope)
+                .await
+                .expect("recorded");
+        }))
+        .await;
+    }
+    assert_eq!(rows_with_outcome(&app, "throttled").await, 10);
 }

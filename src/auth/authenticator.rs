@@ -2,21 +2,22 @@
 //! throttling first, then exactly one bcrypt check, then the audit trail,
 //! then the cookies. Routes call these and only choose what to render.
 
-use rocket::http::Status;
+use rocket::http::{CookieJar, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use rocket_db_pools::Database;
-use sqlx::AnyPool;
 
-use crate::attempts::{self, Attempt, Outcome as Recorded};
-use crate::auth::client::ClientInfo;
-use crate::auth::{throttle, Hasher, Wristband};
+use crate::attempts::{self, Attempt, Outcome as Recorded, Reservation};
+use crate::auth::client::{ClientInfo, ClientKey};
+use crate::auth::device::{DeviceCookie, DeviceId};
+use crate::auth::managed::Managed;
+use crate::auth::{cookie, throttle, Hasher, Wristband};
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::DbPool;
 use crate::error::Error;
+use crate::registrations::{self, Place};
 use crate::sessions::{self, PublicId, Session};
-use crate::users::{self, CreateError, Password, User, Username};
+use crate::users::{self, CreateError, Password, PasswordHash, User, Username};
 
 /// What a login attempt came to.
 #[derive(Debug)]
@@ -41,13 +42,15 @@ pub enum Ended {
 }
 
 /// Everything the rules need, gathered from the request: the database, the
-/// hasher, settings, the clock, who is asking, and the browser's wristband.
+/// hasher, settings, the clock, who is asking, the cookie jar (for the
+/// device cookie) and the browser's wristband.
 pub struct Authenticator<'r> {
-    db: &'r AnyPool,
+    db: &'r DbPool,
     hasher: &'r Hasher,
     settings: &'r Settings,
     clock: &'r Clock,
     client: ClientInfo,
+    jar: &'r CookieJar<'r>,
     wristband: Wristband<'r>,
 }
 
@@ -56,30 +59,28 @@ impl<'r> FromRequest<'r> for Authenticator<'r> {
     type Error = &'static str;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let rocket = req.rocket();
-        let (Some(db), Some(hasher), Some(settings), Some(clock)) = (
-            Db::fetch(rocket),
-            rocket.state::<Hasher>(),
-            rocket.state::<Settings>(),
-            rocket.state::<Clock>(),
-        ) else {
-            log::error!("wristband's stages are not all attached");
-            return Outcome::Error((
-                Status::InternalServerError,
-                "wristband is not fully attached",
-            ));
+        let unattached = Outcome::Error((
+            Status::InternalServerError,
+            "wristband is not fully attached",
+        ));
+        let (
+            Ok(Managed {
+                db,
+                settings,
+                clock,
+            }),
+            Some(hasher),
+        ) = (Managed::of(req.rocket()), req.rocket().state::<Hasher>())
+        else {
+            return unattached;
         };
         let client = match req.guard::<ClientInfo>().await {
             Outcome::Success(client) => client,
             Outcome::Error((_, never)) => match never {},
             Outcome::Forward(_) => ClientInfo::default(),
         };
-        let wristband = match req.guard::<Wristband<'r>>().await {
-            Outcome::Success(wristband) => wristband,
-            Outcome::Error((status, _)) => {
-                return Outcome::Error((status, "wristband is not fully attached"))
-            }
-            Outcome::Forward(status) => return Outcome::Forward(status),
+        let Outcome::Success(wristband) = req.guard::<Wristband<'r>>().await else {
+            return unattached;
         };
         Outcome::Success(Authenticator {
             db,
@@ -87,6 +88,7 @@ impl<'r> FromRequest<'r> for Authenticator<'r> {
             settings,
             clock,
             client,
+            jar: req.cookies(),
             wristband,
         })
     }
@@ -97,37 +99,69 @@ impl Authenticator<'_> {
         self.clock.now()
     }
 
+    /// This request's attempt on `username_key`, charged to `device` if the
+    /// browser holds that account's device cookie.
+    fn attempt<'a>(
+        &'a self,
+        user_id: Option<i64>,
+        username_key: &'a str,
+        device: Option<&'a DeviceId>,
+        outcome: Recorded,
+    ) -> Attempt<'a> {
+        Attempt {
+            user_id,
+            username_key,
+            client_ip: self.client.ip.as_deref(),
+            client_key: self.client.key.as_ref().map(ClientKey::as_str),
+            user_agent: self.client.user_agent.as_deref(),
+            device: device.map(DeviceId::as_str),
+            outcome,
+            at: self.now(),
+        }
+    }
+
     async fn record(
         &self,
         user_id: Option<i64>,
         username_key: &str,
         outcome: Recorded,
     ) -> Result<(), Error> {
-        let attempt = Attempt {
-            user_id,
-            username_key,
-            client_ip: self.client.ip.as_deref(),
-            user_agent: self.client.user_agent.as_deref(),
-            outcome,
-            at: self.now(),
-        };
-        attempts::record(self.db, &attempt).await
+        attempts::record(self.db, &self.attempt(user_id, username_key, None, outcome)).await
     }
 
-    /// Throttling for this name and this client; a refusal is recorded.
-    async fn throttle(&self, user_id: Option<i64>, key: &str) -> Result<(), Error> {
-        let verdict = throttle::check(
-            self.db,
-            self.settings,
-            key,
-            self.client.ip.as_deref(),
-            self.now(),
-        )
-        .await;
-        if let Err(Error::Throttled { .. }) = verdict {
-            self.record(user_id, key, Recorded::Throttled).await?;
+    /// The device whose own budget an attempt on `account` is charged to,
+    /// if this browser holds that account's device cookie.
+    fn device_for(&self, account: Option<i64>) -> Option<DeviceId> {
+        cookie::device(self.jar)?.trusted_for(account).cloned()
+    }
+
+    /// A place in the throttling budgets for a password check, or the
+    /// refusal (429) if they are spent.
+    async fn reserve(
+        &self,
+        user_id: Option<i64>,
+        key: &str,
+        device: Option<&DeviceId>,
+    ) -> Result<Reservation, Error> {
+        let attempt = self.attempt(user_id, key, device, Recorded::Pending);
+        throttle::reserve(self.db, self.settings, &attempt).await
+    }
+
+    /// Runs the bcrypt check a reservation was taken for. If it cannot run
+    /// at all, the place is given back: only checks count.
+    async fn verify(
+        &self,
+        reservation: Reservation,
+        typed: &str,
+        stored: Option<&PasswordHash>,
+    ) -> Result<(bool, Reservation), Error> {
+        match self.hasher.verify(typed, stored).await {
+            Ok(ok) => Ok((ok, reservation)),
+            Err(e) => {
+                attempts::cancel(self.db, reservation).await?;
+                Err(e)
+            }
         }
-        verdict
     }
 
     /// Checks a username and password and, if they are right and the account
@@ -140,63 +174,70 @@ impl Authenticator<'_> {
         remember: bool,
     ) -> Result<LoginOutcome, Error> {
         let key = throttle::username_key(typed_username);
-        self.throttle(None, &key).await?;
         let account = match Username::parse(typed_username) {
             Ok(username) => users::find_credentials(self.db, &username).await?,
             Err(_) => None,
         };
-        let password_ok = self
-            .hasher
-            .verify(password, account.as_ref().map(|a| &a.password_hash))
-            .await?;
         let user_id = account.as_ref().map(|a| a.user.id);
-        match account {
+        let device = self.device_for(user_id);
+        let reservation = self.reserve(user_id, &key, device.as_ref()).await?;
+        let (password_ok, reservation) = self
+            .verify(
+                reservation,
+                password,
+                account.as_ref().map(|a| &a.password_hash),
+            )
+            .await?;
+        let (outcome, recorded) = match account {
             Some(account) if password_ok && account.active => {
-                self.record(user_id, &key, Recorded::Success).await?;
+                // A new device id at each login: a device's failure budget
+                // starts afresh only with the password.
+                let device = DeviceCookie::issue(account.user.id);
+                cookie::remember_device(self.jar, &device, self.settings);
                 self.wristband.put_on(&account.user, remember);
-                Ok(LoginOutcome::LoggedIn(account.user))
+                (LoginOutcome::LoggedIn(account.user), Recorded::Success)
             }
-            Some(_) if password_ok => {
-                self.record(user_id, &key, Recorded::Deactivated).await?;
-                Ok(LoginOutcome::Deactivated)
-            }
-            Some(_) => {
-                self.record(user_id, &key, Recorded::WrongPassword).await?;
-                Ok(LoginOutcome::Invalid)
-            }
-            None => {
-                self.record(None, &key, Recorded::UnknownUser).await?;
-                Ok(LoginOutcome::Invalid)
-            }
-        }
+            Some(_) if password_ok => (LoginOutcome::Deactivated, Recorded::Deactivated),
+            Some(_) => (LoginOutcome::Invalid, Recorded::WrongPassword),
+            None => (LoginOutcome::Invalid, Recorded::UnknownUser),
+        };
+        attempts::resolve(self.db, reservation, recorded).await?;
+        Ok(outcome)
     }
 
     /// Checks the signed-in user's password (for `/reauth` and the settings
     /// forms). Failures are recorded and count toward throttling, so a
-    /// stolen session cannot guess the password at leisure.
-    pub async fn confirm_password(&self, user: &User, password: &str) -> Result<bool, Error> {
+    /// stolen session cannot guess the password at leisure. When right, the
+    /// place it took is handed back for the caller to record what came of it.
+    async fn confirm_password(
+        &self,
+        user: &User,
+        password: &str,
+    ) -> Result<Option<Reservation>, Error> {
         let key = throttle::username_key(user.username.as_str());
-        self.throttle(Some(user.id), &key).await?;
+        let device = self.device_for(Some(user.id));
+        let reservation = self.reserve(Some(user.id), &key, device.as_ref()).await?;
         let account = users::find_credentials(self.db, &user.username).await?;
-        let ok = self
-            .hasher
-            .verify(password, account.as_ref().map(|a| &a.password_hash))
+        let (ok, reservation) = self
+            .verify(
+                reservation,
+                password,
+                account.as_ref().map(|a| &a.password_hash),
+            )
             .await?;
-        if !ok {
-            self.record(Some(user.id), &key, Recorded::WrongPassword)
-                .await?;
+        if ok {
+            return Ok(Some(reservation));
         }
-        Ok(ok)
+        attempts::resolve(self.db, reservation, Recorded::WrongPassword).await?;
+        Ok(None)
     }
 
     /// Makes the session fresh again if the password is right.
     pub async fn reauthenticate(&self, user: &User, password: &str) -> Result<bool, Error> {
-        if !self.confirm_password(user, password).await? {
+        let Some(reservation) = self.confirm_password(user, password).await? else {
             return Ok(false);
-        }
-        let key = throttle::username_key(user.username.as_str());
-        self.record(Some(user.id), &key, Recorded::Reauthenticated)
-            .await?;
+        };
+        attempts::resolve(self.db, reservation, Recorded::Reauthenticated).await?;
         self.wristband.mark_fresh(user);
         Ok(true)
     }
@@ -210,27 +251,33 @@ impl Authenticator<'_> {
         current: &str,
         new: &Password,
     ) -> Result<bool, Error> {
-        if !self.confirm_password(user, current).await? {
+        let Some(reservation) = self.confirm_password(user, current).await? else {
             return Ok(false);
-        }
-        let hash = self.hasher.hash(new).await?;
+        };
+        let hash = match self.hasher.hash(new).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                // The current password was right: that must not count.
+                attempts::resolve(self.db, reservation, Recorded::Reauthenticated).await?;
+                return Err(e);
+            }
+        };
         users::set_password(self.db, user.id, &hash).await?;
+        attempts::resolve(self.db, reservation, Recorded::PasswordChanged).await?;
         match self.wristband.current() {
             Some(this) => sessions::end_others(self.db, user.id, this.id).await?,
-            None => sessions::end_all(self.db, user.id).await?,
+            None => sessions::end_all(&**self.db, user.id).await?,
         };
-        let key = throttle::username_key(user.username.as_str());
-        self.record(Some(user.id), &key, Recorded::PasswordChanged)
-            .await?;
         Ok(true)
     }
 
     /// Deletes the account and its history if the password is right, and
     /// logs the browser out.
     pub async fn delete_account(&self, user: &User, password: &str) -> Result<bool, Error> {
-        if !self.confirm_password(user, password).await? {
+        // The place taken goes with the account's history, by foreign key.
+        let Some(_reservation) = self.confirm_password(user, password).await? else {
             return Ok(false);
-        }
+        };
         // Its sessions go with it (by foreign key).
         users::delete(self.db, user.id).await?;
         self.wristband.take_off().await?;
@@ -238,22 +285,53 @@ impl Authenticator<'_> {
     }
 
     /// Creates an account and logs the browser in (a browser-session
-    /// wristband, fresh).
+    /// wristband, fresh). The address's hourly budget is checked first,
+    /// before any bcrypt work; a taken name costs no place and no bcrypt.
     pub async fn register(
         &self,
         username: &Username,
         password: &Password,
     ) -> Result<User, CreateError> {
-        let hash = self.hasher.hash(password).await?;
-        let user = users::create(self.db, username, &hash, self.now()).await?;
+        let place = throttle::reserve_registration(
+            self.db,
+            self.settings,
+            self.client.key.as_ref(),
+            self.now(),
+        )
+        .await?;
+        if users::find_credentials(self.db, username).await?.is_some() {
+            self.release(place).await?;
+            return Err(CreateError::Taken);
+        }
+        let created = match self.hasher.hash(password).await {
+            Ok(hash) => users::create(self.db, username, &hash, self.now()).await,
+            Err(e) => Err(CreateError::Store(e)),
+        };
+        let user = match created {
+            Ok(user) => user,
+            Err(e) => {
+                self.release(place).await?;
+                return Err(e);
+            }
+        };
         let key = throttle::username_key(username.as_str());
         self.record(Some(user.id), &key, Recorded::Success).await?;
+        cookie::remember_device(self.jar, &DeviceCookie::issue(user.id), self.settings);
         self.wristband.put_on(&user, false);
         Ok(user)
     }
 
+    /// Gives back a registration place no account came of.
+    async fn release(&self, place: Option<Place>) -> Result<(), Error> {
+        match place {
+            Some(place) => registrations::release(self.db, place).await,
+            None => Ok(()),
+        }
+    }
+
     /// Takes the wristband off and ends its session, recording the logout if
-    /// someone was signed in.
+    /// someone was signed in. The device cookie stays: it names the browser,
+    /// not the session.
     pub async fn logout(&self, user: Option<&User>) -> Result<(), Error> {
         self.wristband.take_off().await?;
         if let Some(user) = user {

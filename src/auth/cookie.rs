@@ -1,9 +1,11 @@
-//! The wristband itself: the private `user_id` cookie, and the private
-//! `fresh` cookie that says when the password was last typed here.
+//! The wristband itself: the private `user_id` cookie, the private `fresh`
+//! cookie that says when the password was last typed here, and the private
+//! `device` cookie that says which account this browser has logged in as.
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::{Duration, OffsetDateTime};
 
+use crate::auth::device::DeviceCookie;
 use crate::config::Settings;
 use crate::users::User;
 
@@ -13,6 +15,9 @@ pub const USER_COOKIE: &str = "user_id";
 /// browser-session cookie, so a session restored from a remembered
 /// `user_id` after the browser was closed is never fresh.
 pub const FRESH_COOKIE: &str = "fresh";
+/// Holds `<user id>:<device id>` ([`DeviceCookie`]): long-lived, and kept
+/// at logout, because it identifies the browser, not the session.
+pub const DEVICE_COOKIE: &str = "device";
 
 /// "No expiry": a browser-session cookie. Saying so explicitly keeps Rocket
 /// from giving private cookies its default one-week `Expires`.
@@ -72,6 +77,21 @@ pub(crate) fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, 
 pub(crate) fn logout_user(jar: &CookieJar<'_>, settings: &Settings) {
     jar.remove_private(cookie(USER_COOKIE, String::new(), settings));
     jar.remove_private(cookie(FRESH_COOKIE, String::new(), settings));
+}
+
+/// Leaves a device cookie for `device.user_id` in this browser, lasting
+/// `device_days`.
+pub fn remember_device(jar: &CookieJar<'_>, device: &DeviceCookie, settings: &Settings) {
+    let mut cookie = cookie(DEVICE_COOKIE, device.value(), settings);
+    let lifetime = Duration::seconds(settings.device_secs());
+    cookie.set_max_age(lifetime);
+    cookie.set_expires(OffsetDateTime::now_utc() + lifetime);
+    jar.add_private(cookie);
+}
+
+/// The device cookie this browser holds, if it decrypts and parses.
+pub fn device(jar: &CookieJar<'_>) -> Option<DeviceCookie> {
+    DeviceCookie::parse(jar.get_private(DEVICE_COOKIE)?.value())
 }
 
 /// The user id the wristband names, if it decrypts and parses. Tampered,

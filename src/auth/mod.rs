@@ -24,6 +24,7 @@ pub mod authenticator;
 pub mod client;
 pub mod cookie;
 pub mod csrf;
+pub mod device;
 pub mod guard;
 mod managed;
 pub mod password;
@@ -37,7 +38,7 @@ use rocket::tokio::task;
 
 pub use crate::users::User;
 pub use authenticator::{Authenticator, Ended, LoginOutcome};
-pub use client::ClientInfo;
+pub use client::{ClientInfo, ClientKey};
 pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use guard::{current_user, signed_in, FreshUser, StoreUnavailable, UserLoads};
 pub use password::Hasher;

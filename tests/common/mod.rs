@@ -20,6 +20,8 @@ pub const SECRET_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
 /// Another key: cookies made with it must mean nothing to the app.
 pub const OTHER_SECRET_KEY: &str = "OQPqAjXYaRHpBmZ3c2OwN4gByRd2HaVxqKJ6r8iCefU=";
 pub const PASSWORD: &str = "correct horse battery";
+/// Where requests come from unless a test says otherwise.
+pub const DEFAULT_REMOTE: ([u8; 4], u16) = ([127, 0, 0, 1], 50_000);
 /// The moment tests start at, on a manual clock.
 pub const T0: i64 = 1_700_000_000;
 
@@ -186,6 +188,8 @@ pub type Jar = BTreeMap<String, Cookie<'static>>;
 pub struct TestApp {
     pub client: Client,
     jar: Mutex<BTreeMap<String, Cookie<'static>>>,
+    /// The address requests come from (see [`TestApp::set_remote`]).
+    remote: Mutex<std::net::SocketAddr>,
     pub clock: Clock,
     pub backend: Backend,
     // Declared last so the app is gone before its database is dropped.
@@ -219,6 +223,7 @@ impl TestApp {
         TestApp {
             client,
             jar: Mutex::default(),
+            remote: Mutex::new(DEFAULT_REMOTE.into()),
             clock,
             backend,
             db,
@@ -233,7 +238,10 @@ impl TestApp {
     /// A request carrying this browser's cookies.
     pub fn request(&self, method: Method, path: &str) -> LocalRequest<'_> {
         let cookies: Vec<Cookie<'static>> = self.jar().values().cloned().collect();
-        let remote = std::net::SocketAddr::from(([127, 0, 0, 1], 50_000));
+        let remote = *self
+            .remote
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.client
             .req(method, path.to_string())
             .cookies(cookies)
@@ -286,6 +294,22 @@ impl TestApp {
             name.to_string(),
             Cookie::new(name.to_string(), value.to_string()),
         );
+    }
+
+    /// Sends this browser's requests from `ip` from now on (IPv4 or IPv6);
+    /// until then they come from 127.0.0.1.
+    pub fn set_remote(&self, ip: &str) {
+        let ip: std::net::IpAddr = ip.parse().expect("an IP address");
+        *self
+            .remote
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = (ip, 50_000).into();
+    }
+
+    /// Forgets every cookie, as a new browser (or a private window) would
+    /// start out.
+    pub fn clear_cookies(&self) {
+        self.jar().clear();
     }
 
     /// Forgets every browser-session cookie, as a browser does when it is
