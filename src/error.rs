@@ -8,7 +8,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::serde::json::{json, Json};
 use rocket::Catcher;
-use rocket_dyn_templates::{context, Template};
+use crate::templates::{context, Template};
 
 /// Everything a request can fail with after its input parsed.
 #[derive(Debug, thiserror::Error)]

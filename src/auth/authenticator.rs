@@ -10,7 +10,7 @@ use sqlx::AnyPool;
 
 use crate::attempts::{self, Attempt, Outcome as Recorded};
 use crate::auth::client::ClientInfo;
-use crate::auth::{cookie, throttle, Hasher};
+use crate::auth::{cookie, csrf, throttle, Hasher};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::Db;
@@ -135,6 +135,7 @@ impl Authenticator<'_> {
             Some(account) if password_ok && account.active => {
                 self.record(user_id, &key, Recorded::Success).await?;
                 cookie::login_user(self.jar, &account.user, remember, self.settings, self.now());
+                csrf::rotate(self.jar, self.settings);
                 Ok(LoginOutcome::LoggedIn(account.user))
             }
             Some(_) if password_ok => {
@@ -209,6 +210,7 @@ impl Authenticator<'_> {
         }
         users::delete(self.db, user.id).await?;
         cookie::logout_user(self.jar, self.settings);
+        csrf::rotate(self.jar, self.settings);
         Ok(true)
     }
 
@@ -224,12 +226,15 @@ impl Authenticator<'_> {
         let key = throttle::username_key(username.as_str());
         self.record(Some(user.id), &key, Recorded::Success).await?;
         cookie::login_user(self.jar, &user, false, self.settings, self.now());
+        csrf::rotate(self.jar, self.settings);
         Ok(user)
     }
 
     /// Takes the wristband off, recording the logout if someone was signed in.
+    /// Like login and registration, it gives the browser a new CSRF secret.
     pub async fn logout(&self, user: Option<&User>) -> Result<(), Error> {
         cookie::logout_user(self.jar, self.settings);
+        csrf::rotate(self.jar, self.settings);
         if let Some(user) = user {
             let key = throttle::username_key(user.username.as_str());
             self.record(Some(user.id), &key, Recorded::Logout).await?;

@@ -48,7 +48,11 @@ pub async fn current_user<'r>(req: &'r Request<'_>) -> Result<Option<&'r User>, 
 
 async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
     let jar = req.cookies();
-    let Some(id) = cookie::session_user_id(jar) else {
+    let Some(settings) = req.rocket().state::<Settings>() else {
+        log::error!("wristband's settings are not attached");
+        return Err(StoreUnavailable);
+    };
+    let Some(id) = cookie::session_user_id(jar, settings) else {
         return Ok(None);
     };
     let Some(db) = Db::fetch(req.rocket()) else {
@@ -62,9 +66,7 @@ async fn load(req: &Request<'_>) -> Result<Option<User>, StoreUnavailable> {
         Ok(Some(user)) => Ok(Some(user)),
         Ok(None) => {
             // Deleted or deactivated: take the stale wristband off.
-            if let Some(settings) = req.rocket().state::<Settings>() {
-                cookie::logout_user(jar, settings);
-            }
+            cookie::logout_user(jar, settings);
             Ok(None)
         }
         Err(e) => {
@@ -159,7 +161,7 @@ impl<'r> FromRequest<'r> for FreshUser {
             return Outcome::Forward(Status::Unauthorized);
         };
         let now = clock.now();
-        match cookie::fresh_since(req.cookies(), user.id) {
+        match cookie::fresh_since(req.cookies(), settings, user.id) {
             Some(at) if at <= now && now - at < settings.fresh_secs() => {
                 Outcome::Success(FreshUser(user))
             }

@@ -4,7 +4,7 @@
 //! yardstick for what authentication adds to a page.
 
 use rocket::{get, routes, Route};
-use rocket_dyn_templates::{context, Template};
+use crate::templates::{context, Template};
 
 /// The profile page as it looks to a signed-in user, minus the work of
 /// finding out who that is: the same fields as `Page::render` gives it. The
