@@ -180,7 +180,7 @@ impl Settings {
     pub fn from_figment(figment: &Figment) -> Result<Settings, String> {
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| format!("invalid wristband configuration: {e}"))?;
+            .map_err(|e| format!("cannot read the settings: {e}"))?;
         let debug = figment.profile() == rocket::Config::DEBUG_PROFILE;
         if !(4..=31).contains(&settings.bcrypt_cost) {
             return Err(format!(
@@ -244,6 +244,9 @@ impl Settings {
     }
 }
 
+/// Managed when the settings were refused at ignite.
+pub struct SettingsRefused;
+
 /// Reads [`Settings`] at ignite and puts them in managed state; a bad value
 /// stops the launch with one clear line instead of surfacing per request.
 pub fn stage() -> AdHoc {
@@ -251,11 +254,10 @@ pub fn stage() -> AdHoc {
         match Settings::from_figment(rocket.figment()) {
             Ok(settings) => Ok(rocket.manage(settings)),
             Err(message) => {
-                // Printed as well as logged: the release profile logs only
-                // Rocket's critical messages, and this line is the reason.
                 log::error!("{message}");
-                eprintln!("wristband configuration: {message}");
-                Err(rocket)
+                // So that stages needing the settings fail quietly: this
+                // line is the reason, and the only one.
+                Err(rocket.manage(SettingsRefused))
             }
         }
     })
