@@ -8,8 +8,8 @@ use rocket::http::{Cookie, Status};
 use rocket::local::asynchronous::Client;
 use rocket::tokio::runtime::Runtime;
 use rocket_db_pools::Database;
-use wristband::templates::{context, Template};
 use sqlx::AnyPool;
+use wristband::templates::{context, Template};
 
 use wristband::auth::{CsrfSecret, Hasher, SafeRedirect};
 use wristband::db::Db;

@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
+use crate::templates::{context, Template};
 use rocket::http::{Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::serde::json::{json, Json};
 use rocket::Catcher;
-use crate::templates::{context, Template};
 
 /// Everything a request can fail with after its input parsed.
 #[derive(Debug, thiserror::Error)]

@@ -126,7 +126,10 @@ mod tests {
         })
         .expect("context");
         let html = templates.render("error", &context).expect("renders");
-        assert!(html.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;x&lt;&#x2F;script&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<script>"), "{html}");
     }
 

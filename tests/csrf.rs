@@ -198,11 +198,18 @@ async fn login_rotates_the_secret(backend: Backend) {
     let response = app
         .post_form(
             "/login",
-            &[("username", "ada"), ("password", PASSWORD), ("csrf_token", &before)],
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", &before),
+            ],
         )
         .await;
     assert_redirect_to(&response, "/");
-    assert!(set_cookie(&response, "csrf").is_some(), "a new secret is set");
+    assert!(
+        set_cookie(&response, "csrf").is_some(),
+        "a new secret is set"
+    );
     drop(response);
     assert_rotated(&app, &before, csrf_before).await;
 }
@@ -213,13 +220,20 @@ async fn logout_rotates_the_secret(backend: Backend) {
     let csrf_before = app.cookie("csrf");
     let response = app.post_form("/logout", &[("csrf_token", &before)]).await;
     assert_redirect_to(&response, "/");
-    assert!(set_cookie(&response, "csrf").is_some(), "a new secret is set");
+    assert!(
+        set_cookie(&response, "csrf").is_some(),
+        "a new secret is set"
+    );
     drop(response);
     // The logged-out browser's old token cannot log it in again.
     let response = app
         .post_form(
             "/login",
-            &[("username", "ada"), ("password", PASSWORD), ("csrf_token", &before)],
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", &before),
+            ],
         )
         .await;
     assert_eq!(response.status().code, 403);
@@ -254,7 +268,11 @@ async fn a_failed_login_keeps_the_secret(backend: Backend) {
     let response = app
         .post_form(
             "/login",
-            &[("username", "ada"), ("password", "wrong password"), ("csrf_token", &before)],
+            &[
+                ("username", "ada"),
+                ("password", "wrong password"),
+                ("csrf_token", &before),
+            ],
         )
         .await;
     assert_eq!(response.status().code, 401);
@@ -264,7 +282,11 @@ async fn a_failed_login_keeps_the_secret(backend: Backend) {
     let response = app
         .post_form(
             "/login",
-            &[("username", "ada"), ("password", PASSWORD), ("csrf_token", &before)],
+            &[
+                ("username", "ada"),
+                ("password", PASSWORD),
+                ("csrf_token", &before),
+            ],
         )
         .await;
     assert_redirect_to(&response, "/");

@@ -152,7 +152,11 @@ async fn fields_must_be_text_without_nul(backend: Backend) {
             assert_eq!(post_raw(&app, "/register", raw).await, 400, "{raw}");
         }
         for raw in &settings {
-            assert_eq!(post_raw(&app, "/settings/password", raw).await, 400, "{raw}");
+            assert_eq!(
+                post_raw(&app, "/settings/password", raw).await,
+                400,
+                "{raw}"
+            );
         }
         assert_eq!(
             post_raw(&app, "/reauth", &format!("password={bad}")).await,

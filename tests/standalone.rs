@@ -172,7 +172,10 @@ impl Browser {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
             .collect();
-        for (_, set) in headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("Set-Cookie")) {
+        for (_, set) in headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Set-Cookie"))
+        {
             let pair = set.split(';').next().unwrap_or_default();
             let Some((name, value)) = pair.split_once('=') else {
                 continue;
@@ -225,11 +228,16 @@ fn the_binary_alone_serves_the_whole_app() {
 
     let home = browser.get("/");
     assert_eq!(home.status, 200);
-    assert_eq!(home.header("Content-Type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        home.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(home.body.contains(r#"href="/login""#), "{}", home.body);
     let css = browser.get("/static/style.css");
     assert_eq!(css.status, 200);
-    assert!(css.header("Content-Type").is_some_and(|ct| ct.starts_with("text/css")));
+    assert!(css
+        .header("Content-Type")
+        .is_some_and(|ct| ct.starts_with("text/css")));
     assert!(css.body.contains('{'), "a stylesheet");
     let icon = browser.get("/static/favicon.svg");
     assert_eq!(icon.status, 200);
@@ -265,9 +273,17 @@ fn the_binary_alone_serves_the_whole_app() {
     let out = browser.submit("/", "/logout", &[]);
     assert_eq!(out.status, 303);
     assert_eq!(browser.get("/profile").status, 303, "logged out");
-    let wrong = browser.submit("/login", "/login", &[("username", "ada"), ("password", "not it at all")]);
+    let wrong = browser.submit(
+        "/login",
+        "/login",
+        &[("username", "ada"), ("password", "not it at all")],
+    );
     assert_eq!(wrong.status, 401);
-    let back = browser.submit("/login", "/login", &[("username", "ada"), ("password", PASSWORD)]);
+    let back = browser.submit(
+        "/login",
+        "/login",
+        &[("username", "ada"), ("password", PASSWORD)],
+    );
     assert_eq!(back.status, 303, "{}", back.body);
     let settings = browser.get("/settings");
     assert_eq!(settings.status, 200);
@@ -286,7 +302,10 @@ fn the_binary_alone_serves_the_whole_app() {
         "{stdout}{}",
         String::from_utf8_lossy(&list.stderr)
     );
-    assert!(stdout.contains("ada") && stdout.contains("active"), "{stdout}");
+    assert!(
+        stdout.contains("ada") && stdout.contains("active"),
+        "{stdout}"
+    );
     let history = run_cli(&binary, dir.path(), &["users", "history", "ada"]);
     let stdout = String::from_utf8_lossy(&history.stdout);
     assert!(history.status.success(), "{stdout}");
@@ -300,16 +319,36 @@ fn bad_settings_stop_the_binary_with_one_line() {
     let (dir, binary) = empty_dir_with_binary();
     for (key, value, says) in [
         ("ROCKET_BCRYPT_COST", "4", "bcrypt_cost must be at least 10"),
-        ("ROCKET_BCRYPT_COST", "32", "bcrypt_cost must be between 4 and 31"),
-        ("ROCKET_FRESH_MINUTES", "0", "fresh_minutes must be at least 1"),
-        ("ROCKET_REMEMBER_DAYS", "3651", "remember_days must be between 1 and 3650"),
-        ("ROCKET_REMEMBER_DAYS", "99999999999999999999", "remember_days"),
+        (
+            "ROCKET_BCRYPT_COST",
+            "32",
+            "bcrypt_cost must be between 4 and 31",
+        ),
+        (
+            "ROCKET_FRESH_MINUTES",
+            "0",
+            "fresh_minutes must be at least 1",
+        ),
+        (
+            "ROCKET_REMEMBER_DAYS",
+            "3651",
+            "remember_days must be between 1 and 3650",
+        ),
+        (
+            "ROCKET_REMEMBER_DAYS",
+            "99999999999999999999",
+            "remember_days",
+        ),
         ("ROCKET_BCRYPT_COST", "18446744073709551616", "bcrypt_cost"),
     ] {
         let output = command(
             &binary,
             dir.path(),
-            &[("ROCKET_SECRET_KEY", SECRET_KEY), ("ROCKET_PORT", "0"), (key, value)],
+            &[
+                ("ROCKET_SECRET_KEY", SECRET_KEY),
+                ("ROCKET_PORT", "0"),
+                (key, value),
+            ],
         )
         .output()
         .expect("run the binary");
@@ -326,10 +365,7 @@ fn bad_settings_stop_the_binary_with_one_line() {
         assert!(lines[1].starts_with("wristband did not start"), "{said}");
         let line = lines[0];
         assert!(line.starts_with("Error: "), "{key}={value}: {said}");
-        assert!(
-            line.to_lowercase().contains(says),
-            "{key}={value}: {line}"
-        );
+        assert!(line.to_lowercase().contains(says), "{key}={value}: {line}");
         assert!(!said.contains("panicked"), "{said}");
     }
 }

@@ -3,8 +3,8 @@
 //! fixed context, with no cookies, no guards and no database. It is the
 //! yardstick for what authentication adds to a page.
 
-use rocket::{get, routes, Route};
 use crate::templates::{context, Template};
+use rocket::{get, routes, Route};
 
 /// The profile page as it looks to a signed-in user, minus the work of
 /// finding out who that is: the same fields as `Page::render` gives it. The

@@ -1,5 +1,5 @@
-use rocket::{get, routes, Route};
 use crate::templates::{context, Template};
+use rocket::{get, routes, Route};
 
 use super::Page;
 use crate::auth::User;

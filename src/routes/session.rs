@@ -1,8 +1,8 @@
 //! Logging in and out, and proving it is still you (`/reauth`).
 
+use crate::templates::{context, Template};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm, Route};
-use crate::templates::{context, Template};
 
 use super::{Page, Reply};
 use crate::auth::{Authenticator, CsrfForm, LoginOutcome, SafeRedirect, TokenOnly, User};
