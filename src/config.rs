@@ -131,7 +131,7 @@ impl CookieName {
 
 /// wristband's own configuration keys (Rocket's and the database's are read
 /// by Rocket and rocket_db_pools themselves).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Settings {
     /// bcrypt work factor for new hashes (4..=31; at least 10 outside `debug`).
@@ -266,6 +266,7 @@ pub fn stage() -> AdHoc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize as _;
 
     fn settings(profile: &str, pairs: &[(&str, i64)]) -> Result<Settings, String> {
         let mut figment = Figment::new();
@@ -273,6 +274,53 @@ mod tests {
             figment = figment.merge((*key, *value));
         }
         Settings::from_figment(&figment.select(profile))
+    }
+
+    /// Every value `Rocket.toml` sets is the code's default for that profile,
+    /// so the binary without the file behaves the same.
+    #[test]
+    fn rocket_toml_only_repeats_the_code_defaults() {
+        use rocket::figment::value::{Dict, Value};
+        use rocket::figment::Provider;
+        use rocket::serde::json::Value as Json;
+
+        fn leaves(prefix: &str, dict: &Dict, out: &mut Vec<(String, Value)>) {
+            for (key, value) in dict {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                match value {
+                    Value::Dict(_, inner) => leaves(&path, inner, out),
+                    other => out.push((path, other.clone())),
+                }
+            }
+        }
+        let json = |v: &Value| Json::deserialize(v).expect("plain value");
+
+        let file = Toml::file(concat!(env!("CARGO_MANIFEST_DIR"), "/Rocket.toml")).nested();
+        let code = Figment::from(rocket::Config::default())
+            .merge(Serialized::defaults(Defaults::default()))
+            .merge(Serialized::defaults(Settings::default()))
+            .merge(
+                Serialized::default("address", "0.0.0.0")
+                    .profile(rocket::Config::RELEASE_PROFILE),
+            );
+        let mut checked = 0;
+        for (profile, dict) in file.data().expect("Rocket.toml parses") {
+            let mut values = Vec::new();
+            leaves("", &dict, &mut values);
+            let code = code.clone().select(profile.clone());
+            for (key, value) in values {
+                let default = code
+                    .find_value(&key)
+                    .unwrap_or_else(|_| panic!("[{profile}] {key} has no default in the code"));
+                assert_eq!(json(&value), json(&default), "[{profile}] {key}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 10, "only {checked} values checked");
     }
 
     #[test]
