@@ -266,7 +266,6 @@ pub fn stage() -> AdHoc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize as _;
 
     fn settings(profile: &str, pairs: &[(&str, i64)]) -> Result<Settings, String> {
         let mut figment = Figment::new();
@@ -304,8 +303,7 @@ mod tests {
             .merge(Serialized::defaults(Defaults::default()))
             .merge(Serialized::defaults(Settings::default()))
             .merge(
-                Serialized::default("address", "0.0.0.0")
-                    .profile(rocket::Config::RELEASE_PROFILE),
+                Serialized::default("address", "0.0.0.0").profile(rocket::Config::RELEASE_PROFILE),
             );
         let mut checked = 0;
         for (profile, dict) in file.data().expect("Rocket.toml parses") {

@@ -27,6 +27,14 @@ pub(crate) const BROWSER_SESSION: Option<OffsetDateTime> = None;
 /// `SameSite=Lax`, not Rocket's default `Strict`: with `Strict`, following a
 /// link to this site from another one arrives logged out. `Lax` still keeps
 /// the cookie off cross-site POSTs, and CSRF tokens guard the rest.
+///
+/// ```
+/// use wristband::auth::cookie::cookie;
+/// use wristband::config::{CookieName, Settings};
+/// const DEVICE: CookieName = CookieName::new("device", "__Host-device");
+/// let c = cookie(DEVICE, "v".into(), &Settings::default());
+/// assert_eq!((c.name(), c.secure(), c.path()), ("__Host-device", Some(true), Some("/")));
+/// ```
 pub fn cookie(name: CookieName, value: String, settings: &Settings) -> Cookie<'static> {
     Cookie::build((settings.cookie_name(name), value))
         .path("/")

@@ -95,6 +95,14 @@ fn set_secret(jar: &CookieJar<'_>, settings: &Settings, secret: &CsrfSecret) {
 /// an attacker saw while the browser was anonymous) stop working. Done when
 /// who is signed in changes: login, registration and logout, as Django
 /// does. The pages the browser loads next carry tokens of the new secret.
+///
+/// ```no_run
+/// # use rocket::http::CookieJar;
+/// # use wristband::config::Settings;
+/// # fn signed_in(jar: &CookieJar<'_>, settings: &Settings) {
+/// wristband::auth::csrf::rotate(jar, settings);
+/// # }
+/// ```
 pub fn rotate(jar: &CookieJar<'_>, settings: &Settings) {
     set_secret(jar, settings, &CsrfSecret::random());
 }
