@@ -8,7 +8,8 @@
 #   benches/run.sh sqlite          # one backend only
 #   benches/run.sh postgres
 #
-# Knobs (environment): COST (bcrypt cost, 12), SECONDS_PER_RUN (10),
+# Knobs (environment): COST (bcrypt cost, 12; the release profile refuses
+# below 10), SECONDS_PER_RUN (10),
 # BIG_USERS (1000000), PG_URL (postgres://root@127.0.0.1:5432),
 # KEEP (1 keeps the scratch directory and databases for a look afterwards).
 #
