@@ -8,7 +8,8 @@
 #   benches/run.sh sqlite          # one backend only
 #   benches/run.sh postgres
 #
-# Knobs (environment): COST (bcrypt cost, 12), SECONDS_PER_RUN (10),
+# Knobs (environment): COST (bcrypt cost, 12; the release profile refuses
+# below 10), SECONDS_PER_RUN (10),
 # BIG_USERS (1000000), PG_URL (postgres://root@127.0.0.1:5432),
 # KEEP (1 keeps the scratch directory and databases for a look afterwards).
 #
@@ -146,7 +147,7 @@ csrf() {
   headers=$(mktemp -p "$SCRATCH") body=$(mktemp -p "$SCRATCH")
   curl -fs -D "$headers" -o "$body" "http://127.0.0.1:$1$2"
   local cookie token
-  cookie=$(tr -d '\r' <"$headers" | sed -n 's/^[Ss]et-[Cc]ookie: \(csrf=[^;]*\).*/\1/p' | head -n1)
+  cookie=$(tr -d '\r' <"$headers" | sed -n 's/^[Ss]et-[Cc]ookie: \(\(__Host-\)\?csrf=[^;]*\).*/\1/p' | head -n1)
   token=$(grep -o 'name="csrf_token" value="[^"]*"' "$body" | head -n1 | sed 's/.*value="//; s/"$//')
   [[ -n $cookie && -n $token ]] || { echo "no CSRF cookie/token from $2" >&2; exit 1; }
   printf '%s\t%s\n' "$cookie" "$token"
@@ -161,8 +162,9 @@ register_first_user() {
   [[ $status == 303 ]] || { echo "registering user1 answered $status" >&2; exit 1; }
 }
 
-# browser_cookie PORT USER -> the Cookie header of a browser logged in as USER
-# (its csrf cookie plus what the login set: user_id and fresh).
+# browser_cookie PORT USER -> the Cookie header of a browser logged in as USER:
+# what the login set (user_id, fresh, and csrf, which a login rotates), by
+# their release names (__Host-user_id, ...).
 browser_cookie() {
   local port=$1 user=$2 cookie token headers
   IFS=$'\t' read -r cookie token < <(csrf "$port" /login)
@@ -171,8 +173,8 @@ browser_cookie() {
     "http://127.0.0.1:$port/login" | tr -d '\r')
   grep -q '^HTTP/[0-9.]* 303' <<<"$headers" || { echo "login as $user failed" >&2; exit 1; }
   local set
-  set=$(sed -n 's/^[Ss]et-[Cc]ookie: \(\(user_id\|fresh\)=[^;]*\).*/\1/p' <<<"$headers" | paste -sd';' | sed 's/;/; /g')
-  printf '%s; %s\n' "$cookie" "$set"
+  set=$(sed -n 's/^[Ss]et-[Cc]ookie: \(\(__Host-\)\?\(user_id\|fresh\|csrf\)=[^;]*\).*/\1/p' <<<"$headers" | paste -sd';' | sed 's/;/; /g')
+  printf '%s\n' "$set"
 }
 
 # ---------------------------------------------------------------- seeding

@@ -89,7 +89,7 @@ pub async fn run_users(command: UsersCommand) -> ExitCode {
 
 /// The app's configuration, pool and migrations, without serving.
 async fn ignite() -> Result<Rocket<Ignite>, Failure> {
-    let mut figment = rocket::Config::figment().merge(("log_level", "critical"));
+    let mut figment = crate::config::figment().merge(("log_level", "critical"));
     // The release profile insists on a secret key, but these commands never
     // touch cookies; a throwaway key keeps them usable where it is unset.
     let configured = figment.extract_inner::<rocket::config::SecretKey>("secret_key");

@@ -8,13 +8,13 @@ use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::serde::json::{json, Json};
 use rocket::Catcher;
-use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
 use crate::auth::csrf;
 use crate::auth::guard::{current_user, known_user};
 use crate::auth::unauthorized::return_target;
 use crate::auth::SafeRedirect;
+use crate::templates::{context, Template};
 
 /// Everything a request can fail with after its input parsed.
 #[derive(Debug, thiserror::Error)]

@@ -16,19 +16,20 @@ mod hex;
 pub mod registrations;
 mod routes;
 pub mod sessions;
+pub mod templates;
 pub mod user_agent;
 pub mod users;
 
 use rocket::figment::Figment;
 use rocket::shield::{Frame, Referrer, Shield};
 use rocket::{Build, Rocket};
-use rocket_dyn_templates::Template;
 
 pub use clock::Clock;
 
-/// The app as configured by `Rocket.toml` and `ROCKET_*` variables.
+/// The app as configured by `Rocket.toml` and `ROCKET_*` variables, over
+/// the defaults in [`config::figment`].
 pub fn rocket() -> Rocket<Build> {
-    build(rocket::Config::figment(), Clock::system())
+    build(config::figment(), Clock::system())
 }
 
 /// The app on a given configuration and clock (tests pass a manual clock).
@@ -41,7 +42,7 @@ pub fn build(figment: Figment, clock: Clock) -> Rocket<Build> {
         .attach(config::stage())
         .attach(db::stage())
         .attach(auth::stage())
-        .attach(Template::fairing())
+        .attach(templates::stage())
         .attach(shield)
         .attach(headers::SecurityHeaders)
         .mount("/", routes::routes())

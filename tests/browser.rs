@@ -56,7 +56,7 @@ async fn registering_lands_on_home_showing_the_name() {
     // The browser accepted the release profile's cookie over plain
     // http://127.0.0.1 (a secure context), and kept exactly these flags.
     let wristband = browser
-        .cookie("user_id")
+        .cookie("__Host-user_id")
         .await
         .expect("the browser kept user_id");
     assert_eq!(wristband.path(), Some("/"));
@@ -89,7 +89,7 @@ async fn logging_out_shows_the_login_link() {
     assert_eq!(browser.text("nav a[href='/login']").await, "Log in");
     assert_eq!(browser.count("#current-user").await, 0);
     assert!(
-        browser.cookie("user_id").await.is_none(),
+        browser.cookie("__Host-user_id").await.is_none(),
         "the wristband must be gone"
     );
     browser.screenshot("logged-out").await;
@@ -164,7 +164,7 @@ async fn wrong_password_says_so_and_keeps_the_username() {
         "",
         "a refused password is never sent back"
     );
-    assert!(browser.cookie("user_id").await.is_none());
+    assert!(browser.cookie("__Host-user_id").await.is_none());
     browser.screenshot("wrong-password").await;
 
     browser.close().await;
@@ -179,7 +179,7 @@ async fn remember_me_survives_a_browser_restart() {
     browser.login("ivan", PASSWORD, true).await;
 
     let wristband = browser
-        .cookie("user_id")
+        .cookie("__Host-user_id")
         .await
         .expect("user_id after login");
     let expires = wristband
@@ -198,7 +198,7 @@ async fn remember_me_survives_a_browser_restart() {
     assert_eq!(browser.text("h1 .username").await, "ivan");
     // The `fresh` cookie was a browser-session cookie: this session is
     // remembered, not fresh.
-    assert!(browser.cookie("fresh").await.is_none());
+    assert!(browser.cookie("__Host-fresh").await.is_none());
     browser.screenshot("after-restart").await;
 
     browser.close().await;
@@ -217,7 +217,7 @@ async fn a_login_without_remember_me_ends_with_the_browser() {
 
     assert_eq!(browser.text("nav a[href='/login']").await, "Log in");
     assert_eq!(browser.count("#current-user").await, 0);
-    assert!(browser.cookie("user_id").await.is_none());
+    assert!(browser.cookie("__Host-user_id").await.is_none());
     browser.screenshot("after-restart").await;
 
     browser.close().await;
@@ -358,7 +358,7 @@ async fn a_form_left_open_across_logout_and_login_works_or_fails_cleanly() {
         .await;
     if worked_or_refused_cleanly(&browser, "/").await {
         assert_eq!(flash(&browser).await, "You have been logged out.");
-        assert!(browser.cookie("user_id").await.is_none());
+        assert!(browser.cookie("__Host-user_id").await.is_none());
     }
     browser.screenshot("stale-logout").await;
 
@@ -417,7 +417,7 @@ async fn the_login_form_works_with_the_keyboard_alone() {
     browser.wait_for_location("/").await;
     assert_eq!(browser.text("#current-user").await, "mia");
     let wristband = browser
-        .cookie("user_id")
+        .cookie("__Host-user_id")
         .await
         .expect("user_id after login");
     assert!(
@@ -751,11 +751,11 @@ async fn ending_a_session_from_settings_signs_the_other_browser_out() {
 
     // The phone still holds its remembered wristband; its next click finds
     // it refused and lands on the login page.
-    assert!(phone.cookie("user_id").await.is_some());
+    assert!(phone.cookie("__Host-user_id").await.is_some());
     phone.click_to_navigate("nav a[href='/profile']").await;
     phone.wait_for_location("/login?next=%2Fprofile").await;
     assert_eq!(flash(&phone).await, "Please log in to access this page.");
-    assert!(phone.cookie("user_id").await.is_none());
+    assert!(phone.cookie("__Host-user_id").await.is_none());
     phone.screenshot("phone-signed-out").await;
 
     phone.close().await;

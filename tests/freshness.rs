@@ -15,6 +15,8 @@ backend_tests!(
     reauth_needs_a_login,
     json_clients_get_401_when_not_fresh,
     reauth_ignores_a_hostile_next,
+    a_stale_post_without_referer_comes_back_to_its_page,
+    the_reauth_form_always_carries_next,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -170,4 +172,58 @@ async fn reauth_ignores_a_hostile_next(backend: Backend) {
         )
         .await;
     assert_redirect_to(&response, "/");
+}
+
+/// No Referer (a browser or proxy that strips it): the redirect still names
+/// the page the form is on, and a foreign Referer is not followed.
+async fn a_stale_post_without_referer_comes_back_to_its_page(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    app.clock.advance(3600);
+    let response = app
+        .post_with_token("/settings/password", &change_fields(PASSWORD, NEW_PASSWORD))
+        .await;
+    assert_redirect_to(&response, "/reauth?next=%2Fsettings");
+    drop(response);
+    let response = app
+        .post_with_token("/settings/delete", &[("password", PASSWORD)])
+        .await;
+    assert_redirect_to(&response, "/reauth?next=%2Fsettings");
+    drop(response);
+
+    let token = app.csrf_token().await;
+    let mut fields = change_fields(PASSWORD, NEW_PASSWORD).to_vec();
+    fields.push(("csrf_token", &token));
+    let response = app
+        .send(
+            app.request(Method::Post, "/settings/password")
+                .header(ContentType::Form)
+                .header(Header::new("Host", "localhost"))
+                .header(Header::new("Referer", "http://evil.example/phish"))
+                .body(common::encode_form(&fields)),
+        )
+        .await;
+    assert_redirect_to(&response, "/reauth?next=%2Fsettings");
+    drop(response);
+    // Nothing changed on the way.
+    app.logout().await;
+    assert_redirect_to(&app.login("ada", PASSWORD).await, "/");
+}
+
+async fn the_reauth_form_always_carries_next(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let page = app.page("/reauth").await;
+    assert!(
+        page.contains(r#"<input type="hidden" name="next" value="">"#),
+        "{page}"
+    );
+    let page = app.page("/reauth?next=%2F%2Fevil.example").await;
+    assert!(
+        page.contains(r#"<input type="hidden" name="next" value="">"#),
+        "{page}"
+    );
+    let page = app.page("/reauth?next=%2Fsettings").await;
+    assert!(
+        page.contains(r#"<input type="hidden" name="next" value="&#x2F;settings">"#),
+        "{page}"
+    );
 }

@@ -84,6 +84,10 @@ async fn the_api_answers_anonymous_callers_with_json(backend: Backend) {
         Some(rocket::http::ContentType::JSON)
     );
     assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store")
+    );
+    assert_eq!(
         response.into_string().await.as_deref(),
         Some(r#"{"error":"unauthorized"}"#)
     );
@@ -96,6 +100,10 @@ async fn json_clients_never_get_a_redirect(backend: Backend) {
         assert_eq!(response.status().code, 401, "{path}");
         assert_eq!(response.headers().get_one("Location"), None);
         assert_eq!(
+            response.headers().get_one("Cache-Control"),
+            Some("no-store")
+        );
+        assert_eq!(
             response.into_string().await.as_deref(),
             Some(r#"{"error":"unauthorized"}"#)
         );
@@ -106,6 +114,11 @@ async fn the_api_knows_the_signed_in_user(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
     let response = app.get("/api/me").await;
     assert_eq!(response.status().code, 200);
+    // Who is signed in must not outlive a logout in any cache.
+    assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store")
+    );
     let body = response.into_string().await.unwrap_or_default();
     let me: rocket::serde::json::Value = rocket::serde::json::from_str(&body).expect("JSON");
     assert_eq!(me["username"], "ada");

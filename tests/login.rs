@@ -17,6 +17,7 @@ backend_tests!(
     logout_removes_the_wristband,
     logout_when_anonymous_still_goes_home,
     release_profile_marks_cookies_secure,
+    cookie_names_follow_secure,
 );
 
 async fn login_sets_a_browser_session_wristband(backend: Backend) {
@@ -168,9 +169,15 @@ async fn login_page_carries_only_a_safe_next(backend: Backend) {
         page.contains(r#"<input type="hidden" name="next" value="&#x2F;profile">"#),
         "{page}"
     );
-    let page = app.page("/login?next=%2F%2Fevil.example").await;
-    assert!(!page.contains(r#"name="next""#), "{page}");
-    assert!(!page.contains("evil.example"), "{page}");
+    // The field is always there, empty when there is no (safe) next.
+    for path in ["/login?next=%2F%2Fevil.example", "/login"] {
+        let page = app.page(path).await;
+        assert!(
+            page.contains(r#"<input type="hidden" name="next" value="">"#),
+            "{path}: {page}"
+        );
+        assert!(!page.contains("evil.example"), "{page}");
+    }
 }
 
 async fn usernames_match_in_any_case(backend: Backend) {
@@ -206,17 +213,102 @@ async fn logout_when_anonymous_still_goes_home(backend: Backend) {
     assert_redirect_to(&app.logout().await, "/");
 }
 
+/// The names of the cookies of ours a response sets (Rocket's own `_flash`
+/// is Rocket's business).
+fn names_set(response: &rocket::local::asynchronous::LocalResponse<'_>) -> Vec<String> {
+    response
+        .headers()
+        .get("Set-Cookie")
+        .filter_map(|h| h.split('=').next().map(str::to_string))
+        .filter(|name| name != "_flash")
+        .collect()
+}
+
 async fn release_profile_marks_cookies_secure(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |f| f.select(rocket::Config::RELEASE_PROFILE)).await;
+    let app = TestApp::spawn_with(backend, |f| {
+        f.merge(("bcrypt_cost", 10))
+            .select(rocket::Config::RELEASE_PROFILE)
+    })
+    .await;
     let response = app.register("ada", PASSWORD).await;
     assert_redirect_to(&response, "/");
-    let cookie = set_cookie(&response, "user_id").expect("user_id is set");
-    assert!(has_attr(cookie, "Secure"), "{cookie}");
+    let mut names = names_set(&response);
+    names.sort();
+    // Registration rotates the CSRF secret and leaves a device cookie, so
+    // all four are set.
+    assert_eq!(
+        names,
+        [
+            "__Host-csrf",
+            "__Host-device",
+            "__Host-fresh",
+            "__Host-user_id"
+        ]
+    );
+    for name in &names {
+        let cookie = set_cookie(&response, name).expect("set");
+        for flag in ["Secure", "HttpOnly", "Path=/", "SameSite=Lax"] {
+            assert!(has_attr(cookie, flag), "{flag}: {cookie}");
+        }
+        // `__Host-` cookies must have no Domain.
+        assert_eq!(attr(cookie, "Domain"), None, "{cookie}");
+    }
     drop(response);
+    assert_eq!(app.get("/profile").await.status().code, 200);
     let removal = app.logout().await;
-    let cookie = set_cookie(&removal, "user_id").expect("removal");
+    let cookie = set_cookie(&removal, "__Host-user_id").expect("removal");
     assert!(
         has_attr(cookie, "Secure"),
         "the removal matches the original: {cookie}"
     );
+    assert_eq!(attr(cookie, "Max-Age"), Some("0"), "{cookie}");
+}
+
+/// `Secure` (and `__Host-` names) in every profile but `debug`, unless
+/// `secure_cookies` says otherwise; without `Secure`, the plain names.
+async fn cookie_names_follow_secure(backend: Backend) {
+    for (profile, secure_cookies, secure) in [
+        ("staging", None, true),
+        ("release", Some(false), false),
+        ("debug", Some(true), true),
+        ("debug", None, false),
+    ] {
+        let app = TestApp::spawn_with(backend, |f| {
+            let f = f.merge(("bcrypt_cost", 10));
+            let f = match secure_cookies {
+                Some(on) => f.merge(("secure_cookies", on)),
+                None => f,
+            };
+            f.select(profile)
+        })
+        .await;
+        let response = app.register("ada", PASSWORD).await;
+        assert_redirect_to(&response, "/");
+        let mut names = names_set(&response);
+        names.sort();
+        let expected = if secure {
+            [
+                "__Host-csrf",
+                "__Host-device",
+                "__Host-fresh",
+                "__Host-user_id",
+            ]
+        } else {
+            ["csrf", "device", "fresh", "user_id"]
+        };
+        assert_eq!(names, expected, "{profile} {secure_cookies:?}");
+        for name in &names {
+            let cookie = set_cookie(&response, name).expect("set");
+            assert_eq!(has_attr(cookie, "Secure"), secure, "{cookie}");
+        }
+        drop(response);
+        // The app reads back the names it writes.
+        assert_eq!(app.get("/profile").await.status().code, 200, "{profile}");
+        // The other name means nothing here.
+        let value = app.cookie(expected[3]).expect("wristband");
+        let other = if secure { "user_id" } else { "__Host-user_id" };
+        app.set_cookie(other, &value);
+        app.set_cookie(expected[3], "gone");
+        assert_eq!(app.get("/api/me").await.status().code, 401, "{profile}");
+    }
 }

@@ -8,9 +8,11 @@ use rocket::http::Header;
 use rocket::local::asynchronous::LocalRequest;
 use rocket_db_pools::Database;
 use wristband::attempts::{self, Attempt, FailureScope, Outcome};
-use wristband::auth::cookie::DEVICE_COOKIE;
 use wristband::auth::Hasher;
 use wristband::db::{Db, DbPool};
+
+/// The device cookie's name in the debug profile tests run in.
+const DEVICE: &str = "device";
 
 backend_tests!(
     five_failures_lock_the_username,
@@ -413,12 +415,12 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
     // alice signs up in her own browser, which keeps a device cookie.
     let app = TestApp::signed_up(backend, "alice").await;
     app.logout().await;
-    let alices_device = app.cookie(DEVICE_COOKIE).expect("a device cookie");
+    let alices_device = app.cookie(DEVICE).expect("a device cookie");
     // bob does too, elsewhere.
     app.clear_cookies();
     app.set_remote("198.51.100.2");
     assert_eq!(app.register("bob", PASSWORD).await.status().code, 303);
-    let bobs_device = app.cookie(DEVICE_COOKIE).expect("a device cookie");
+    let bobs_device = app.cookie(DEVICE).expect("a device cookie");
 
     // A stranger locks alice.
     app.clear_cookies();
@@ -436,7 +438,7 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
 
     // alice's own browser, wherever it is, gets in.
     app.clear_cookies();
-    app.set_cookie(DEVICE_COOKIE, &alices_device);
+    app.set_cookie(DEVICE, &alices_device);
     app.set_remote("192.0.2.20");
     assert_redirect_to(&app.login("alice", PASSWORD).await, "/");
     // ... and can confirm its password while the lock lasts.
@@ -448,7 +450,7 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
     // The stranger with bob's stolen device cookie gets nothing extra for
     // alice: no password check at all.
     app.clear_cookies();
-    app.set_cookie(DEVICE_COOKIE, &bobs_device);
+    app.set_cookie(DEVICE, &bobs_device);
     app.set_remote("203.0.113.66");
     let before = verifications(&app);
     for _ in 0..3 {
@@ -459,7 +461,7 @@ async fn a_stranger_cannot_lock_out_a_known_browser(backend: Backend) {
     }
     assert_eq!(verifications(&app), before);
     // A planted cookie that does not decrypt counts for nothing either.
-    app.set_cookie(DEVICE_COOKIE, "1:0123456789abcdef0123456789abcdef");
+    app.set_cookie(DEVICE, "1:0123456789abcdef0123456789abcdef");
     assert_eq!(app.login("alice", PASSWORD).await.status().code, 429);
     assert_eq!(verifications(&app), before);
 }
@@ -468,7 +470,7 @@ async fn the_address_lock_never_blocks_a_known_browser(backend: Backend) {
     let app = TestApp::spawn_with(backend, |f| f.merge(("max_failed_logins_per_ip", 3))).await;
     assert_eq!(app.register("alice", PASSWORD).await.status().code, 303);
     app.logout().await;
-    let alices_device = app.cookie(DEVICE_COOKIE).expect("a device cookie");
+    let alices_device = app.cookie(DEVICE).expect("a device cookie");
     // Someone behind the same NAT sprays names until the address is locked.
     app.clear_cookies();
     for name in ["amy", "bob", "cat"] {
@@ -476,7 +478,7 @@ async fn the_address_lock_never_blocks_a_known_browser(backend: Backend) {
     }
     assert_eq!(app.login("alice", PASSWORD).await.status().code, 429);
     // alice's browser behind that NAT still gets in.
-    app.set_cookie(DEVICE_COOKIE, &alices_device);
+    app.set_cookie(DEVICE, &alices_device);
     assert_redirect_to(&app.login("alice", PASSWORD).await, "/");
 }
 
@@ -499,7 +501,7 @@ async fn a_device_cookie_is_long_lived_and_outlives_logout(backend: Backend) {
     let app = TestApp::signed_up(backend, "alice").await;
     app.logout().await;
     let response = app.login("alice", PASSWORD).await;
-    let device = common::set_cookie(&response, DEVICE_COOKIE).expect("a device cookie");
+    let device = common::set_cookie(&response, DEVICE).expect("a device cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(common::has_attr(device, attr), "{attr}: {device}");
     }
@@ -509,14 +511,14 @@ async fn a_device_cookie_is_long_lived_and_outlives_logout(backend: Backend) {
         "{device}"
     );
     drop(response);
-    let issued = app.cookie(DEVICE_COOKIE).expect("kept");
+    let issued = app.cookie(DEVICE).expect("kept");
     let response = app.logout().await;
-    assert_eq!(common::set_cookie(&response, DEVICE_COOKIE), None);
+    assert_eq!(common::set_cookie(&response, DEVICE), None);
     drop(response);
-    assert_eq!(app.cookie(DEVICE_COOKIE), Some(issued.clone()));
+    assert_eq!(app.cookie(DEVICE), Some(issued.clone()));
     // Each login issues a new one.
     app.login("alice", PASSWORD).await;
-    assert_ne!(app.cookie(DEVICE_COOKIE), Some(issued));
+    assert_ne!(app.cookie(DEVICE), Some(issued));
 }
 
 async fn a_flood_of_refusals_adds_one_row_per_minute(backend: Backend) {

@@ -10,7 +10,7 @@ use crate::attempts::{self, Attempt, Outcome as Recorded, Reservation};
 use crate::auth::client::{ClientInfo, ClientKey};
 use crate::auth::device::{DeviceCookie, DeviceId};
 use crate::auth::managed::Managed;
-use crate::auth::{cookie, throttle, Hasher, Wristband};
+use crate::auth::{cookie, csrf, throttle, Hasher, Wristband};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
@@ -132,7 +132,9 @@ impl Authenticator<'_> {
     /// The device whose own budget an attempt on `account` is charged to,
     /// if this browser holds that account's device cookie.
     fn device_for(&self, account: Option<i64>) -> Option<DeviceId> {
-        cookie::device(self.jar)?.trusted_for(account).cloned()
+        cookie::device(self.jar, self.settings)?
+            .trusted_for(account)
+            .cloned()
     }
 
     /// A place in the throttling budgets for a password check, or the
@@ -195,6 +197,7 @@ impl Authenticator<'_> {
                 let device = DeviceCookie::issue(account.user.id);
                 cookie::remember_device(self.jar, &device, self.settings);
                 self.wristband.put_on(&account.user, remember);
+                csrf::rotate(self.jar, self.settings);
                 (LoginOutcome::LoggedIn(account.user), Recorded::Success)
             }
             Some(_) if password_ok => (LoginOutcome::Deactivated, Recorded::Deactivated),
@@ -281,6 +284,7 @@ impl Authenticator<'_> {
         // Its sessions go with it (by foreign key).
         users::delete(self.db, user.id).await?;
         self.wristband.take_off().await?;
+        csrf::rotate(self.jar, self.settings);
         Ok(true)
     }
 
@@ -318,6 +322,7 @@ impl Authenticator<'_> {
         self.record(Some(user.id), &key, Recorded::Success).await?;
         cookie::remember_device(self.jar, &DeviceCookie::issue(user.id), self.settings);
         self.wristband.put_on(&user, false);
+        csrf::rotate(self.jar, self.settings);
         Ok(user)
     }
 
@@ -331,8 +336,10 @@ impl Authenticator<'_> {
 
     /// Takes the wristband off and ends its session, recording the logout if
     /// someone was signed in. The device cookie stays: it names the browser,
-    /// not the session.
+    /// not the session. Like login and registration, it gives the browser a
+    /// new CSRF secret.
     pub async fn logout(&self, user: Option<&User>) -> Result<(), Error> {
+        csrf::rotate(self.jar, self.settings);
         self.wristband.take_off().await?;
         if let Some(user) = user {
             let key = throttle::username_key(user.username.as_str());

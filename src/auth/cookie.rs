@@ -1,36 +1,47 @@
 //! The wristband itself: the private `user_id` cookie, the private `fresh`
 //! cookie that says when the password was last typed here, and the private
 //! `device` cookie that says which account this browser has logged in as.
+//! Where cookies are `Secure` their names carry the `__Host-` prefix
+//! ([`Settings::cookie_name`]).
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::{Duration, OffsetDateTime};
 
 use crate::auth::device::DeviceCookie;
-use crate::config::Settings;
+use crate::config::{CookieName, Settings};
 use crate::users::User;
 
 /// Holds only the user's id, encrypted and authenticated by Rocket.
-pub const USER_COOKIE: &str = "user_id";
+pub const USER_COOKIE: CookieName = CookieName::new("user_id", "__Host-user_id");
 /// Holds `<user id>:<unix time of the last password check>`. Always a
 /// browser-session cookie, so a session restored from a remembered
 /// `user_id` after the browser was closed is never fresh.
-pub const FRESH_COOKIE: &str = "fresh";
+pub const FRESH_COOKIE: CookieName = CookieName::new("fresh", "__Host-fresh");
 /// Holds `<user id>:<device id>` ([`DeviceCookie`]): long-lived, and kept
 /// at logout, because it identifies the browser, not the session.
-pub const DEVICE_COOKIE: &str = "device";
+pub const DEVICE_COOKIE: CookieName = CookieName::new("device", "__Host-device");
 
 /// "No expiry": a browser-session cookie. Saying so explicitly keeps Rocket
 /// from giving private cookies its default one-week `Expires`.
 pub(crate) const BROWSER_SESSION: Option<OffsetDateTime> = None;
 
-/// The attributes every wristband cookie shares, on creation and removal
+/// The attributes every cookie of ours shares, on creation and removal
 /// alike: a removal that differs in `Path` or `Secure` is ignored by browsers.
+/// `Path=/`, `Secure` and no `Domain` are also what a `__Host-` name needs.
 ///
 /// `SameSite=Lax`, not Rocket's default `Strict`: with `Strict`, following a
 /// link to this site from another one arrives logged out. `Lax` still keeps
 /// the cookie off cross-site POSTs, and CSRF tokens guard the rest.
-fn cookie(name: &'static str, value: String, settings: &Settings) -> Cookie<'static> {
-    Cookie::build((name, value))
+///
+/// ```
+/// use wristband::auth::cookie::cookie;
+/// use wristband::config::{CookieName, Settings};
+/// const DEVICE: CookieName = CookieName::new("device", "__Host-device");
+/// let c = cookie(DEVICE, "v".into(), &Settings::default());
+/// assert_eq!((c.name(), c.secure(), c.path()), ("__Host-device", Some(true), Some("/")));
+/// ```
+pub fn cookie(name: CookieName, value: String, settings: &Settings) -> Cookie<'static> {
+    Cookie::build((settings.cookie_name(name), value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -90,19 +101,25 @@ pub fn remember_device(jar: &CookieJar<'_>, device: &DeviceCookie, settings: &Se
 }
 
 /// The device cookie this browser holds, if it decrypts and parses.
-pub fn device(jar: &CookieJar<'_>) -> Option<DeviceCookie> {
-    DeviceCookie::parse(jar.get_private(DEVICE_COOKIE)?.value())
+pub fn device(jar: &CookieJar<'_>, settings: &Settings) -> Option<DeviceCookie> {
+    DeviceCookie::parse(
+        jar.get_private(settings.cookie_name(DEVICE_COOKIE))?
+            .value(),
+    )
 }
 
 /// The user id the wristband names, if it decrypts and parses. Tampered,
 /// truncated or foreign cookies fail decryption and read as `None`.
-pub fn session_user_id(jar: &CookieJar<'_>) -> Option<i64> {
-    jar.get_private(USER_COOKIE)?.value().parse().ok()
+pub fn session_user_id(jar: &CookieJar<'_>, settings: &Settings) -> Option<i64> {
+    jar.get_private(settings.cookie_name(USER_COOKIE))?
+        .value()
+        .parse()
+        .ok()
 }
 
 /// When `user_id` last proved their password in this browser.
-pub fn fresh_since(jar: &CookieJar<'_>, user_id: i64) -> Option<i64> {
-    let cookie = jar.get_private(FRESH_COOKIE)?;
+pub fn fresh_since(jar: &CookieJar<'_>, settings: &Settings, user_id: i64) -> Option<i64> {
+    let cookie = jar.get_private(settings.cookie_name(FRESH_COOKIE))?;
     let (id, at) = cookie.value().split_once(':')?;
     (id.parse::<i64>().ok()? == user_id).then(|| at.parse().ok())?
 }

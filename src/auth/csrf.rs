@@ -3,14 +3,16 @@
 
 use rocket::data::{Data, FromData, Outcome as DataOutcome, ToByteUnit};
 use rocket::form::{Form, FromForm};
-use rocket::http::{Cookie, CookieJar, RawStr, SameSite, Status};
+use rocket::http::{CookieJar, RawStr, Status};
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
-use crate::config::Settings;
+use crate::auth::cookie;
+use crate::config::{CookieName, Settings};
 
-const CSRF_COOKIE: &str = "csrf";
+/// The browser's secret, hex, in a private browser-session cookie.
+pub const CSRF_COOKIE: CookieName = CookieName::new("csrf", "__Host-csrf");
 const SECRET_LEN: usize = 32;
 
 /// The token to put in a form's hidden `csrf_token` field. Each render masks
@@ -66,8 +68,11 @@ impl std::fmt::Debug for CsrfSecret {
 fn secret<'a>(req: &'a Request<'_>) -> &'a CsrfSecret {
     req.local_cache(|| {
         let jar = req.cookies();
+        // Without wristband's settings (a half-attached app), the safe side.
+        let fallback = Settings::default();
+        let settings = req.rocket().state::<Settings>().unwrap_or(&fallback);
         if let Some(secret) = jar
-            .get_private(CSRF_COOKIE)
+            .get_private(settings.cookie_name(CSRF_COOKIE))
             .and_then(|c| crate::hex::decode(c.value()))
         {
             if let Ok(secret) = <[u8; SECRET_LEN]>::try_from(secret) {
@@ -75,21 +80,31 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a CsrfSecret {
             }
         }
         let secret = CsrfSecret::random();
-        let secure = req
-            .rocket()
-            .state::<Settings>()
-            .is_none_or(Settings::secure);
-        jar.add_private(
-            Cookie::build((CSRF_COOKIE, crate::hex::encode(&secret.0)))
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .secure(secure)
-                .expires(crate::auth::cookie::BROWSER_SESSION)
-                .build(),
-        );
+        set_secret(jar, settings, &secret);
         secret
     })
+}
+
+fn set_secret(jar: &CookieJar<'_>, settings: &Settings, secret: &CsrfSecret) {
+    let mut cookie = cookie::cookie(CSRF_COOKIE, crate::hex::encode(&secret.0), settings);
+    cookie.set_expires(cookie::BROWSER_SESSION);
+    jar.add_private(cookie);
+}
+
+/// Gives the browser a new secret, so tokens from before (say, from a page
+/// an attacker saw while the browser was anonymous) stop working. Done when
+/// who is signed in changes: login, registration and logout, as Django
+/// does. The pages the browser loads next carry tokens of the new secret.
+///
+/// ```no_run
+/// # use rocket::http::CookieJar;
+/// # use wristband::config::Settings;
+/// # fn signed_in(jar: &CookieJar<'_>, settings: &Settings) {
+/// wristband::auth::csrf::rotate(jar, settings);
+/// # }
+/// ```
+pub fn rotate(jar: &CookieJar<'_>, settings: &Settings) {
+    set_secret(jar, settings, &CsrfSecret::random());
 }
 
 fn mask(secret: &[u8; SECRET_LEN]) -> String {
@@ -140,15 +155,29 @@ pub fn token_for(req: &Request<'_>) -> CsrfToken {
 }
 
 /// Whether `jar` already holds a CSRF secret (tests and diagnostics).
-pub fn has_secret(jar: &CookieJar<'_>) -> bool {
-    jar.get_private(CSRF_COOKIE).is_some()
+pub fn has_secret(jar: &CookieJar<'_>, settings: &Settings) -> bool {
+    jar.get_private(settings.cookie_name(CSRF_COOKIE)).is_some()
+}
+
+/// Whether every field name and value of a URL-encoded body percent-decodes
+/// to UTF-8 without NUL. Rocket's form parser decodes lossily (`%FF` would
+/// become U+FFFD and be accepted), and PostgreSQL refuses NUL in text, so
+/// such input is turned away here, the same way on every backend.
+fn fields_are_text(body: &str) -> bool {
+    body.split('&').all(|pair| {
+        RawStr::new(pair)
+            .url_decode()
+            .is_ok_and(|text| !text.contains('\0'))
+    })
 }
 
 /// A form of type `T` whose `csrf_token` field matched this browser's token.
 /// The token is checked before the other fields, so a forged POST gets 403
 /// however the rest of it looks; then `T` is parsed (422 if it does not fit).
-/// The body must be `application/x-www-form-urlencoded` (else 415), within
-/// the `form` limit (else 413) and UTF-8 (else 400).
+/// A POST with no body type at all carries no token either (403). The body
+/// must be `application/x-www-form-urlencoded` (else 415), within the
+/// `form` limit (else 413), and UTF-8 with every field percent-decoding to
+/// UTF-8 without NUL (else 400).
 ///
 /// ```no_run
 /// # use rocket::{post, FromForm};
@@ -193,8 +222,15 @@ where
     type Error = ();
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> DataOutcome<'r, Self> {
-        if !req.content_type().is_some_and(|ct| ct.is_form()) {
-            return Outcome::Error((Status::UnsupportedMediaType, ()));
+        match req.content_type() {
+            Some(ct) if ct.is_form() => {}
+            Some(_) => return Outcome::Error((Status::UnsupportedMediaType, ())),
+            // A bare POST (a button posted by a script, `curl -X POST`) is a
+            // request without a token, not a wrong kind of form.
+            None => {
+                log::warn!("{} {}: no form, so no CSRF token", req.method(), req.uri());
+                return Outcome::Error((Status::Forbidden, ()));
+            }
         }
         let limit = req.limits().get("form").unwrap_or_else(|| 32.kibibytes());
         let body = match data.open(limit).into_string().await {
@@ -203,6 +239,14 @@ where
             // Invalid UTF-8 or a broken connection.
             Err(_) => return Outcome::Error((Status::BadRequest, ())),
         };
+        if !fields_are_text(&body) {
+            log::info!(
+                "{} {}: a field is not UTF-8 text or holds NUL",
+                req.method(),
+                req.uri()
+            );
+            return Outcome::Error((Status::BadRequest, ()));
+        }
         let submitted = Form::<TokenOnly>::parse_encoded(RawStr::new(&body))
             .ok()
             .and_then(|f| f.csrf_token);
@@ -239,5 +283,15 @@ mod tests {
         assert!(!matches(&secret, ""));
         assert!(!matches(&secret, &token[..token.len() - 2]));
         assert!(!matches(&secret, "zz"));
+    }
+
+    #[test]
+    fn fields_must_decode_to_text_without_nul() {
+        assert!(fields_are_text("username=ada&password=caf%C3%A9+x&next="));
+        assert!(fields_are_text(""));
+        assert!(!fields_are_text("password=%FF%FE%FD"));
+        assert!(!fields_are_text("a=1&%FF=2"));
+        assert!(!fields_are_text("username=a%00b"));
+        assert!(!fields_are_text("username=a\0b"));
     }
 }

@@ -71,12 +71,6 @@ const TOUCH_EVERY_SECS: i64 = 5 * 60;
 
 async fn load(req: &Request<'_>) -> Result<Option<SignedIn>, StoreUnavailable> {
     let jar = req.cookies();
-    let Some(id) = cookie::session_user_id(jar) else {
-        return Ok(None);
-    };
-    let Some(token) = presented_token(jar) else {
-        return Ok(None);
-    };
     let rocket = req.rocket();
     let Ok(Managed {
         db,
@@ -85,6 +79,12 @@ async fn load(req: &Request<'_>) -> Result<Option<SignedIn>, StoreUnavailable> {
     }) = Managed::of(rocket)
     else {
         return Err(StoreUnavailable);
+    };
+    let Some(id) = cookie::session_user_id(jar, settings) else {
+        return Ok(None);
+    };
+    let Some(token) = presented_token(jar, settings) else {
+        return Ok(None);
     };
     if let Some(loads) = rocket.state::<UserLoads>() {
         loads.0.fetch_add(1, Ordering::Relaxed);
@@ -210,7 +210,7 @@ impl<'r> FromRequest<'r> for FreshUser {
             return Outcome::Forward(Status::Unauthorized);
         };
         let now = clock.now();
-        match cookie::fresh_since(req.cookies(), user.id) {
+        match cookie::fresh_since(req.cookies(), settings, user.id) {
             Some(at) if at <= now && now - at < settings.fresh_secs() => {
                 Outcome::Success(FreshUser(user))
             }

@@ -45,7 +45,7 @@ pub use password::Hasher;
 pub use redirect::SafeRedirect;
 pub use wristband::Wristband;
 
-use crate::config::Settings;
+use crate::config::{Settings, SettingsRefused};
 
 /// Manages the password hasher (whose dummy hash is made here, once, at the
 /// configured cost) and the load counter, and registers the 401 catcher.
@@ -57,9 +57,11 @@ pub fn stage() -> AdHoc {
             .register("/", rocket::catchers![unauthorized::unauthorized])
             .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
                 let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {
-                    log::error!(
-                        "attach wristband::config::stage() before wristband::auth::stage()"
-                    );
+                    if rocket.state::<SettingsRefused>().is_none() {
+                        log::error!(
+                            "attach wristband::config::stage() before wristband::auth::stage()"
+                        );
+                    }
                     return Err(rocket);
                 };
                 match task::spawn_blocking(move || Hasher::new(cost)).await {

@@ -16,12 +16,30 @@ pub const LOGIN_MESSAGE: &str = "Please log in to access this page.";
 pub const REAUTH_MESSAGE: &str = "Please reauthenticate to access this page.";
 
 /// Where to come back to after logging in: the page itself for GET, and
-/// for a form post the (same-site) page the form was on, since the POST
-/// cannot be replayed by a redirect.
+/// for a form post the page the form was on, since the POST cannot be
+/// replayed by a redirect: the same-site `Referer` when the browser sent
+/// one, else the page the form's path belongs to ([`form_page`]).
 pub fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
     if matches!(req.method(), Method::Get | Method::Head) {
         return SafeRedirect::parse(&req.uri().to_string());
     }
+    same_site_referer(req).or_else(|| SafeRedirect::parse(form_page(req.uri().path().as_str())))
+}
+
+/// The page a form posting to `path` lives on, by the convention every form
+/// here follows: it posts to its page's path or below it
+/// (`/settings/password` and `/settings/sessions/end` are forms of
+/// `/settings`, `/reauth` of `/reauth`). So it is the path's first segment.
+fn form_page(path: &str) -> &str {
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    match rest.find('/') {
+        Some(end) => &path[..end + 1],
+        None => path,
+    }
+}
+
+/// The `Referer`, as a local path, if it names this host.
+fn same_site_referer(req: &Request<'_>) -> Option<SafeRedirect> {
     let referer = url::Url::parse(req.headers().get_one("Referer")?).ok()?;
     // The Host the browser used, as Rocket parsed it (servers) or as sent.
     let host = req
@@ -58,8 +76,8 @@ pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorRes
     // Rocket drops the cookie changes a failed request made before its
     // catcher runs; a wristband that was ended, expired or names a gone or
     // deactivated user must still come off, for pages and the API alike.
-    if matches!(identity, Ok(None)) && cookie::session_user_id(req.cookies()).is_some() {
-        if let Some(settings) = req.rocket().state::<Settings>() {
+    if let (Ok(None), Some(settings)) = (&identity, req.rocket().state::<Settings>()) {
+        if cookie::session_user_id(req.cookies(), settings).is_some() {
             cookie::logout_user(req.cookies(), settings);
         }
     }
@@ -73,4 +91,17 @@ pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorRes
         _ => Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE),
     };
     Ok(flash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_page;
+
+    #[test]
+    fn a_form_belongs_to_its_first_path_segment() {
+        assert_eq!(form_page("/settings/password"), "/settings");
+        assert_eq!(form_page("/settings/sessions/end"), "/settings");
+        assert_eq!(form_page("/reauth"), "/reauth");
+        assert_eq!(form_page("/"), "/");
+    }
 }

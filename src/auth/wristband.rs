@@ -61,8 +61,9 @@ impl Pending {
 }
 
 /// The hash of the `user_id` cookie this request came with, if any.
-pub(crate) fn presented_token(jar: &CookieJar<'_>) -> Option<TokenHash> {
-    jar.get(USER_COOKIE).map(|c| TokenHash::of(c.value()))
+pub(crate) fn presented_token(jar: &CookieJar<'_>, settings: &Settings) -> Option<TokenHash> {
+    jar.get(settings.cookie_name(USER_COOKIE))
+        .map(|c| TokenHash::of(c.value()))
 }
 
 /// This browser's wristband: put it on after a successful sign-in, take it
@@ -129,7 +130,7 @@ impl Wristband<'_> {
         let replaces = self
             .current
             .is_some()
-            .then(|| presented_token(self.jar))
+            .then(|| presented_token(self.jar, self.settings))
             .flatten();
         cookie::login_user(self.jar, user, remember, self.settings, self.clock.now());
         self.pending.set(Issue {
@@ -151,7 +152,7 @@ impl Wristband<'_> {
     /// browser has still forgotten its wristband, and the error says the
     /// server could not end it.
     pub async fn take_off(&self) -> Result<(), Error> {
-        let presented = presented_token(self.jar);
+        let presented = presented_token(self.jar, self.settings);
         cookie::logout_user(self.jar, self.settings);
         match presented {
             Some(token) => sessions::end_by_token(self.db, &token).await,
@@ -179,13 +180,17 @@ impl Fairing for Registrar {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let Some(settings) = req.rocket().state::<Settings>() else {
+            return;
+        };
+        let name = settings.cookie_name(USER_COOKIE);
         // Most responses issue no wristband; only look further if one does.
-        let Some(value) = issued_value(res) else {
+        let Some(value) = issued_value(res, name) else {
             return;
         };
         let Some(issue) = Pending::of(req).take() else {
             // Set without `put_on`: never registered, so never honoured.
-            log::warn!("a {USER_COOKIE} cookie was set outside Wristband::put_on");
+            log::warn!("a {name} cookie was set outside Wristband::put_on");
             return;
         };
         if let Err(e) = register(req, &value, &issue).await {
@@ -205,17 +210,18 @@ impl Fairing for Registrar {
     }
 }
 
-/// The value of the `user_id` cookie a response sets (not a removal).
-fn issued_value(res: &Response<'_>) -> Option<String> {
+/// The value of the wristband cookie (named `name`) a response sets, not a
+/// removal.
+fn issued_value(res: &Response<'_>, name: &str) -> Option<String> {
     res.headers()
         .get("Set-Cookie")
         .filter(|header| {
             header
-                .strip_prefix(USER_COOKIE)
+                .strip_prefix(name)
                 .is_some_and(|rest| rest.starts_with('='))
         })
         .filter_map(|header| Cookie::parse_encoded(header.to_string()).ok())
-        .find(|c| c.name() == USER_COOKIE && !c.value().is_empty())
+        .find(|c| c.name() == name && !c.value().is_empty())
         .map(|c| c.value().to_string())
 }
 

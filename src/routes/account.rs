@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::templates::{context, Template};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm, Route};
-use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
 use super::{Page, Reply};

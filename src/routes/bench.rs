@@ -7,9 +7,9 @@
 //! wristband's (a signed-out or deactivated wristband is refused on the very
 //! next request, on every instance).
 
+use crate::templates::{context, Template};
 use rocket::{get, routes, Route};
 use rocket_db_pools::Connection;
-use rocket_dyn_templates::{context, Template};
 use sqlx::Row;
 
 use crate::db::Db;

@@ -14,10 +14,10 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FlashMessage, FromRequest, Request};
 use rocket::response::{Flash, Redirect, Responder};
 use rocket::Route;
-use rocket_dyn_templates::Template;
 use serde::Serialize;
 
 use crate::auth::{current_user, CsrfToken, StoreUnavailable};
+use crate::templates::Template;
 use crate::users::User;
 
 /// Every route of the app.

@@ -1,5 +1,5 @@
+use crate::templates::{context, Template};
 use rocket::{get, routes, Route};
-use rocket_dyn_templates::{context, Template};
 
 use super::Page;
 use crate::auth::User;

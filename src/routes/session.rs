@@ -1,8 +1,8 @@
 //! Logging in and out, and proving it is still you (`/reauth`).
 
+use crate::templates::{context, Template};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, routes, FromForm, Route};
-use rocket_dyn_templates::{context, Template};
 
 use super::{Page, Reply};
 use crate::auth::{Authenticator, CsrfForm, LoginOutcome, SafeRedirect, TokenOnly, User};
@@ -28,10 +28,12 @@ struct ReauthForm {
     next: Option<String>,
 }
 
-/// The `next` worth carrying in a form: only a safe one survives.
-fn safe_next(next: Option<&str>) -> Option<String> {
+/// The `next` worth carrying in a form's hidden field: only a safe one
+/// survives, and the field is always there, empty when there is none.
+fn safe_next(next: Option<&str>) -> String {
     next.and_then(SafeRedirect::parse)
         .map(|n| n.as_str().to_string())
+        .unwrap_or_default()
 }
 
 fn redirect_next(next: Option<&str>) -> Redirect {

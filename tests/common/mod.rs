@@ -159,10 +159,11 @@ impl Drop for TestDb {
     }
 }
 
-/// The settings every test app starts from: a low bcrypt cost, a known key,
-/// quiet logs, and the given database.
+/// The settings every test app starts from (the app's own, code defaults
+/// included): a low bcrypt cost, a known key, quiet logs, and the given
+/// database.
 pub fn figment(url: &str) -> Figment {
-    rocket::Config::figment()
+    wristband::config::figment()
         .merge(("databases.wristband.url", url))
         .merge(("databases.wristband.max_connections", 8))
         .merge(("bcrypt_cost", 4))
