@@ -26,6 +26,13 @@ pub struct Settings {
     /// deployments terminate TLS at a proxy, so the request's own scheme says
     /// nothing about what the browser used.
     pub secure_cookies: Option<bool>,
+    /// Login history and audit rows older than this many days are pruned.
+    pub history_days: u32,
+    /// The most password checks that may wait for the password threads
+    /// beyond those running; past it logins, registrations and password
+    /// confirmations get 503 at once. Unset: as many as the threads finish
+    /// in a few seconds at the configured cost (see `auth::password`).
+    pub password_queue: Option<usize>,
 }
 
 impl Default for Settings {
@@ -38,6 +45,8 @@ impl Default for Settings {
             max_failed_logins_per_ip: 50,
             throttle_window_minutes: 15,
             secure_cookies: None,
+            history_days: 90,
+            password_queue: None,
         }
     }
 }
@@ -63,6 +72,14 @@ impl Settings {
         if settings.throttle_window_minutes == 0 {
             return Err("throttle_window_minutes must be at least 1".into());
         }
+        if settings.history_days == 0 {
+            return Err("history_days must be at least 1".into());
+        }
+        if settings.history_secs() < settings.throttle_window_secs() {
+            return Err(
+                "history_days must cover throttle_window_minutes: throttling counts the rows pruning removes".into(),
+            );
+        }
         if settings.secure_cookies.is_none() {
             let release = figment.profile() == rocket::Config::RELEASE_PROFILE;
             settings.secure_cookies = Some(release);
@@ -85,6 +102,10 @@ impl Settings {
 
     pub fn throttle_window_secs(&self) -> i64 {
         i64::from(self.throttle_window_minutes) * 60
+    }
+
+    pub fn history_secs(&self) -> i64 {
+        i64::from(self.history_days) * 86_400
     }
 }
 

@@ -28,12 +28,17 @@ pub enum Error {
     /// Too many failed logins; try again after this many seconds.
     #[error("login throttled for {retry_after} s")]
     Throttled { retry_after: i64 },
+    /// More password checks are waiting than the password threads can serve
+    /// soon; refused before any bcrypt work. Try again after this many
+    /// seconds.
+    #[error("password queue full, retry in {retry_after} s")]
+    Busy { retry_after: u64 },
 }
 
 impl Error {
     pub fn status(&self) -> Status {
         match self {
-            Error::Database(_) => Status::ServiceUnavailable,
+            Error::Database(_) | Error::Busy { .. } => Status::ServiceUnavailable,
             Error::Corrupt(_) | Error::Hashing(_) => Status::InternalServerError,
             Error::Csrf => Status::Forbidden,
             Error::Throttled { .. } => Status::TooManyRequests,
@@ -118,7 +123,8 @@ impl<'r> Responder<'r, 'static> for ErrorResponse {
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status();
-        if status.code >= 500 {
+        // A full password queue is load, not a fault: logged as a warning.
+        if status.code >= 500 && !matches!(self, Error::Busy { .. }) {
             // The person gets a sentence; the log gets the cause.
             log::error!("{} {}: {self}", req.method(), req.uri());
         }
@@ -130,6 +136,13 @@ impl<'r> Responder<'r, 'static> for Error {
                 let message = format!(
                     "Too many failed attempts. For your security, try again in {minutes} minute{plural}."
                 );
+                let mut response = ErrorResponse::with_message(status, message).respond_to(req)?;
+                response.set_header(Header::new("Retry-After", retry_after.to_string()));
+                Ok(response)
+            }
+            Error::Busy { retry_after } => {
+                log::warn!("{} {}: {self}", req.method(), req.uri());
+                let message = "Too many sign-ins are being checked right now. Please try again in a few seconds.";
                 let mut response = ErrorResponse::with_message(status, message).respond_to(req)?;
                 response.set_header(Header::new("Retry-After", retry_after.to_string()));
                 Ok(response)

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod headers;
+pub mod retention;
 mod routes;
 pub mod user_agent;
 pub mod users;
@@ -38,6 +39,7 @@ pub fn build(figment: Figment, clock: Clock) -> Rocket<Build> {
         .attach(config::stage())
         .attach(db::stage())
         .attach(auth::stage())
+        .attach(retention::stage())
         .attach(Template::fairing())
         .attach(shield)
         .attach(headers::SecurityHeaders)

@@ -45,20 +45,23 @@ pub use redirect::SafeRedirect;
 use crate::config::Settings;
 
 /// Manages the password hasher (whose dummy hash is made here, once, at the
-/// configured cost) and the load counter, and registers the 401 catcher.
+/// configured cost, and timed to size its queue) and the load counter, and registers the 401 catcher.
 pub fn stage() -> AdHoc {
     AdHoc::on_ignite("wristband auth", |rocket| async {
         rocket
             .manage(UserLoads::default())
             .register("/", rocket::catchers![unauthorized::unauthorized])
             .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
-                let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {
+                let Some((cost, queue)) = rocket
+                    .state::<Settings>()
+                    .map(|s| (s.bcrypt_cost, s.password_queue))
+                else {
                     log::error!(
                         "attach wristband::config::stage() before wristband::auth::stage()"
                     );
                     return Err(rocket);
                 };
-                match task::spawn_blocking(move || Hasher::new(cost)).await {
+                match task::spawn_blocking(move || Hasher::with_queue(cost, queue)).await {
                     Ok(Ok(hasher)) => Ok(rocket.manage(hasher)),
                     Ok(Err(e)) => {
                         log::error!("{e}");
