@@ -310,13 +310,17 @@ impl Pool {
         let slot = self.admit()?;
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _slot = slot;
             // Whoever asked has gone: skip the work rather than spend a
             // quarter second of CPU on nobody.
             if reply.is_closed() {
                 return;
             }
-            let _ = reply.send(work());
+            let answer = work();
+            // The place is given back before the answer: whoever sees the
+            // answer must find the queue as it is now, not as it was while
+            // this thread (perhaps starved) held its place.
+            drop(slot);
+            let _ = reply.send(answer);
         });
         {
             let mut queue = self.shared.lock();
