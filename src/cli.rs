@@ -222,10 +222,12 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
                 .state::<Settings>()
                 .ok_or_else(|| Failure("no settings".into()))?;
             let pruned = retention::prune(db, settings, Clock::system().now()).await?;
+            let n = pruned.login_attempts;
+            let plural = if n == 1 { "" } else { "s" };
             writeln!(
                 out,
-                "pruned {} login attempts older than {} days",
-                pruned.login_attempts, settings.history_days
+                "pruned {n} login attempt{plural} older than {} days",
+                settings.history_days
             )?;
         }
     }
