@@ -520,14 +520,26 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[rocket::async_test]
-    async fn password_threads_run_at_idle_priority() {
+    async fn password_threads_run_at_idle_priority_and_the_guard_at_normal() {
         let hasher = Hasher::new(4).expect("hasher");
-        // SAFETY: a plain system call on the calling thread.
-        let policy = hasher
-            .pool
-            .run(|| unsafe { libc::sched_getscheduler(0) })
-            .await
-            .expect("ran");
-        assert_eq!(policy, libc::SCHED_IDLE);
+        for _ in 0..20 {
+            // SAFETY: a plain system call on the calling thread.
+            let (name, policy) = hasher
+                .pool
+                .run(|| {
+                    let name = thread::current().name().unwrap_or("").to_string();
+                    (name, unsafe { libc::sched_getscheduler(0) })
+                })
+                .await
+                .expect("ran");
+            // On a busy machine the guard may take a job too.
+            match name.as_str() {
+                "wristband-password-guard" => assert_eq!(policy, libc::SCHED_BATCH),
+                _ => {
+                    assert!(name.starts_with("wristband-password-"), "{name}");
+                    assert_eq!(policy, libc::SCHED_IDLE, "{name}");
+                }
+            }
+        }
     }
 }
