@@ -120,6 +120,9 @@ impl Authenticator<'_> {
         password: &str,
         remember: bool,
     ) -> Result<LoginOutcome, Error> {
+        // A place in the password queue first: when it is full the answer
+        // is a 503 that cost no database work either.
+        let place = self.hasher.admit()?;
         let key = throttle::username_key(typed_username);
         self.throttle(None, &key).await?;
         let account = match Username::parse(typed_username) {
@@ -128,7 +131,7 @@ impl Authenticator<'_> {
         };
         let password_ok = self
             .hasher
-            .verify(password, account.as_ref().map(|a| &a.password_hash))
+            .verify_admitted(place, password, account.as_ref().map(|a| &a.password_hash))
             .await?;
         let user_id = account.as_ref().map(|a| a.user.id);
         match account {
@@ -156,12 +159,13 @@ impl Authenticator<'_> {
     /// forms). Failures are recorded and count toward throttling, so a
     /// stolen session cannot guess the password at leisure.
     pub async fn confirm_password(&self, user: &User, password: &str) -> Result<bool, Error> {
+        let place = self.hasher.admit()?;
         let key = throttle::username_key(user.username.as_str());
         self.throttle(Some(user.id), &key).await?;
         let account = users::find_credentials(self.db, &user.username).await?;
         let ok = self
             .hasher
-            .verify(password, account.as_ref().map(|a| &a.password_hash))
+            .verify_admitted(place, password, account.as_ref().map(|a| &a.password_hash))
             .await?;
         if !ok {
             self.record(Some(user.id), &key, Recorded::WrongPassword)

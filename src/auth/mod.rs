@@ -39,7 +39,7 @@ pub use client::ClientInfo;
 pub use cookie::{login_user, logout_user, mark_fresh};
 pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use guard::{current_user, FreshUser, StoreUnavailable, UserLoads};
-pub use password::Hasher;
+pub use password::{Admitted, Hasher};
 pub use redirect::SafeRedirect;
 
 use crate::config::Settings;

@@ -38,8 +38,9 @@
 //!
 //! At start the pool times one hash (the dummy, made then anyway) in CPU
 //! time, and admits at most as many checks as the idle threads finish in
-//! [`QUEUE_SECONDS`]. Past that, [`Hasher::verify`] and [`Hasher::hash`]
-//! answer [`Error::Busy`] at once, before any bcrypt work: the client is
+//! [`QUEUE_SECONDS`]. Past that, [`Hasher::admit`] (and so
+//! [`Hasher::verify`] and [`Hasher::hash`]) answers [`Error::Busy`] at
+//! once, before any bcrypt work: the client is
 //! told to come back (503 with `Retry-After`) instead of waiting longer than
 //! it would, and memory stays bounded however many connections arrive.
 //!
@@ -120,6 +121,11 @@ impl Hasher {
         self.pool.shared.in_flight.load(Ordering::SeqCst)
     }
 
+    /// Checks handed to the pool that no thread has taken yet.
+    pub fn queued(&self) -> usize {
+        self.pool.shared.lock().len()
+    }
+
     /// The most checks in flight at once; the next one gets [`Error::Busy`].
     pub fn capacity(&self) -> usize {
         self.pool.capacity
@@ -135,12 +141,29 @@ impl Hasher {
         self.pool.check_time
     }
 
+    /// A place in the queue for one check, or [`Error::Busy`] at once when
+    /// it is full. Take it before any other work a check needs (throttling
+    /// queries, the user lookup), so that a refused request costs nothing
+    /// but its answer; dropping it unused gives the place back.
+    pub fn admit(&self) -> Result<Admitted, Error> {
+        self.pool.admit().map(Admitted)
+    }
+
     /// Hashes a new password on the password threads.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
+        self.hash_admitted(self.admit()?, password).await
+    }
+
+    /// [`Hasher::hash`] in a place taken earlier with [`Hasher::admit`].
+    pub async fn hash_admitted(
+        &self,
+        place: Admitted,
+        password: &Password,
+    ) -> Result<PasswordHash, Error> {
         let cost = self.cost;
         let password = password.clone();
         self.pool
-            .run(move || bcrypt::hash(password.expose(), cost))
+            .run(place.0, move || bcrypt::hash(password.expose(), cost))
             .await?
             .map(PasswordHash::new)
             .map_err(|e| Error::Hashing(e.to_string()))
@@ -152,6 +175,16 @@ impl Hasher {
     /// bytes is never handed to bcrypt, which would truncate it and accept
     /// anything sharing the first 72 bytes.
     pub async fn verify(&self, typed: &str, stored: Option<&PasswordHash>) -> Result<bool, Error> {
+        self.verify_admitted(self.admit()?, typed, stored).await
+    }
+
+    /// [`Hasher::verify`] in a place taken earlier with [`Hasher::admit`].
+    pub async fn verify_admitted(
+        &self,
+        place: Admitted,
+        typed: &str,
+        stored: Option<&PasswordHash>,
+    ) -> Result<bool, Error> {
         let (candidate, hash, real) = match (Password::parse(typed), stored) {
             (Ok(password), Some(hash)) => (password.expose().to_string(), hash.clone(), true),
             _ => (
@@ -163,13 +196,23 @@ impl Hasher {
         let verifications = Arc::clone(&self.verifications);
         let matched = self
             .pool
-            .run(move || {
+            .run(place.0, move || {
                 verifications.fetch_add(1, Ordering::Relaxed);
                 bcrypt::verify(&candidate, hash.as_str())
             })
             .await?
             .map_err(|e| Error::Hashing(e.to_string()))?;
         Ok(real && matched)
+    }
+}
+
+/// A place in the password queue, held from [`Hasher::admit`] until the
+/// check that uses it is done (or until dropped unused).
+pub struct Admitted(Slot);
+
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Admitted")
     }
 }
 
@@ -299,15 +342,13 @@ impl Pool {
         }
     }
 
-    /// Runs `work` on a password thread and waits for it without blocking
-    /// the caller's async worker; [`Error::Busy`] at once when the queue is
-    /// full.
-    async fn run<T, F>(&self, work: F) -> Result<T, Error>
+    /// Runs `work` on a password thread in the place `slot`, and waits for
+    /// it without blocking the caller's async worker.
+    async fn run<T, F>(&self, slot: Slot, work: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let slot = self.admit()?;
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move || {
             // Whoever asked has gone: skip the work rather than spend a
@@ -526,7 +567,7 @@ mod tests {
             // SAFETY: a plain system call on the calling thread.
             let (name, policy) = hasher
                 .pool
-                .run(|| {
+                .run(hasher.pool.admit().expect("room"), || {
                     let name = thread::current().name().unwrap_or("").to_string();
                     (name, unsafe { libc::sched_getscheduler(0) })
                 })
