@@ -143,6 +143,7 @@ settle() {
     after=$(cat /proc/"$pid"/task/*/stat 2>/dev/null | awk '{ s += $14 + $15 } END { print s }')
     ((after - before <= 1)) && return
   done
+  return 0
 }
 
 peak_rss_mb() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
