@@ -11,7 +11,9 @@
 # Knobs (environment): COST (bcrypt cost, 12; the release profile refuses
 # below 10), SECONDS_PER_RUN (10),
 # BIG_USERS (1000000), PG_URL (postgres://root@127.0.0.1:5432),
-# KEEP (1 keeps the scratch directory and databases for a look afterwards).
+# KEEP (1 keeps the scratch directory and databases for a look afterwards),
+# ONLY=queue (only the password-queue rows, 6 and 7: one server, 1,000
+# users, about a minute per backend).
 #
 # Every ratio compares figures taken in this run, on this machine, close
 # together in time: the machine is shared, so absolute figures drift and
@@ -29,6 +31,11 @@ PASSWORD="bench password 1"
 PASSWORD_FORM="bench+password+1"
 # Not a secret: a fixed key so cookies stay valid across the two servers.
 SECRET_KEY=$(printf 'wristband-bench-not-a-secret-32b' | base64)
+
+ONLY=${ONLY:-all}
+[[ $ONLY == all || $ONLY == queue ]] || { echo "ONLY must be all or queue" >&2; exit 2; }
+# wrk -c2000 and the server each need a descriptor per connection.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 case "${1:-auto}" in
   sqlite) BACKENDS=(sqlite) ;;
@@ -137,6 +144,7 @@ settle() {
     after=$(cat /proc/"$pid"/task/*/stat 2>/dev/null | awk '{ s += $14 + $15 } END { print s }')
     ((after - before <= 1)) && return
   done
+  return 0
 }
 
 peak_rss_mb() { awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
@@ -293,9 +301,137 @@ bcrypt_limit() {
     awk '/^bcrypt_verifies_per_sec/ { print $2 }'
 }
 
+# hey_summary FILE -> "<answered 200> <answered in all> <p99 ms>"
+hey_summary() {
+  local file=$1 ok total p99
+  ok=$(awk '/\[200\]/ { print $2 }' "$file")
+  total=$(awk '/\[[0-9]+\]/ { n += $2 } END { print n + 0 }' "$file")
+  if grep -q 'Error distribution' "$file"; then
+    total=$((total + $(awk '/Error distribution/ { e = 1; next } e && /\[[0-9]+\]/ { n += substr($1, 2) } END { print n + 0 }' "$file")))
+  fi
+  p99=$(awk '/ 99% in / { printf "%.2f", $3 * 1000 }' "$file")
+  echo "${ok:-0} $total ${p99:-?}"
+}
+
+# flood_script FILE CSRF_COOKIE TOKEN USERS: logins with the right password
+# for random users, counting 303s, 503s (queue full) and anything else.
+flood_script() {
+  cat >"$1" <<LUA
+local cookie, token, users = "$2", "$3", $4
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) ok = 0; busy = 0; other = 0 end
+function request()
+  local body = "username=user" .. math.random(1, users) .. "&password=$PASSWORD_FORM&csrf_token=" .. token
+  return wrk.format("POST", "/login", { ["Cookie"] = cookie,
+    ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+end
+function response(status)
+  if status == 303 then ok = ok + 1 elseif status == 503 then busy = busy + 1 else other = other + 1 end
+end
+function done(summary)
+  local o, b, x = 0, 0, 0
+  for _, t in ipairs(threads) do o = o + t:get("ok"); b = b + t:get("busy"); x = x + t:get("other") end
+  io.write(string.format("answers %d %d %d\n", o, b, x))
+end
+LUA
+}
+
+# wrk_timeouts FILE -> requests that timed out (0 when none)
+wrk_timeouts() { awk '/Socket errors/ { gsub(",", ""); print $NF + 0; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+# queue_rows BACKEND URL PORT PID PAGE_COOKIE LOGIN_CSRF LIMIT PAGES_ALONE
+# Rows 6 and 7: the bounded password queue and the starvation guard.
+queue_rows() {
+  local backend=$1 url=$2 port=$3 pid=$4 page_cookie=$5 login=$6 limit=$7 pages_alone=$8
+  local csrf_cookie=${login%%$'\t'*} token=${login#*$'\t'}
+
+  # 6. A login flood from 2,000 connections on a server of its own (so its
+  # peak RSS is the flood's), while hey asks for /profile at 1,000 req/s.
+  log "$backend: login flood from 2,000 connections, /profile at 1,000 req/s"
+  start_server flood "$url"
+  local fport=$PORT_flood fpid=$PID_flood
+  flood_script "$SCRATCH/flood2k.lua" "$csrf_cookie" "$token" "$SMALL_USERS"
+  wrk -t2 -c2000 -d"$((RUN + 1))s" --timeout 10s -s "$SCRATCH/flood2k.lua" \
+    "http://127.0.0.1:$fport/login" >"$SCRATCH/flood2k.txt" 2>&1 &
+  local flood=$!
+  sleep 1
+  hey -z "${RUN}s" -c 10 -q 100 -disable-redirects -H "Cookie: $page_cookie" \
+    "http://127.0.0.1:$fport/profile" >"$SCRATCH/hey2k.txt"
+  wait "$flood" || true
+  settle "$fpid"
+  local peak ok total p99 answers
+  peak=$(peak_rss_mb "$fpid")
+  read -r ok total p99 < <(hey_summary "$SCRATCH/hey2k.txt")
+  answers=$(awk '/^answers/ { printf "%d ok, %d 503, %d other", $2, $3, $4 }' "$SCRATCH/flood2k.txt")
+  kill "$fpid"
+  local expected=$((RUN * 1000)) b=$backend
+  row "$b" "6. 2,000-conn login flood: peak RSS" "$peak MB" "1,000 conns before the bound: 49 MB" "" "< 60 MB" "$(holds "$peak < 60")"
+  row "$b" "6. 2,000-conn flood: logins answered" "${answers:-?}" "before: 101 answers in 20 s" "" "" ""
+  row "$b" "6. 2,000-conn flood: /profile 200" "$ok of $total (asked $expected)" "" "" "all" "$(holds "$ok == $total && $ok >= $expected * 0.99")"
+  row "$b" "6. 2,000-conn flood: /profile p99" "$p99 ms" "" "" "< 10 ms" "$(holds "${p99/\?/1e9} < 10")"
+
+  # 7. Pages at full speed (wrk -c32, as in row 1) with 8 connections
+  # posting logins alongside: logins must not starve, pages keep most.
+  log "$backend: logins while /profile saturates the CPU"
+  wrk_script "$SCRATCH/pages-sat.lua" 200 page "$page_cookie"
+  wrk_script "$SCRATCH/login-sat.lua" 303 login "$csrf_cookie"
+  sed -i "1i local token, users = \"$token\", $SMALL_USERS" "$SCRATCH/login-sat.lua"
+  wrk -t2 -c32 -d"$((RUN + 1))s" --timeout 5s -s "$SCRATCH/pages-sat.lua" \
+    "http://127.0.0.1:$port/profile" >"$SCRATCH/sat-pages.txt" &
+  local pages=$!
+  sleep 0.5
+  wrk -t1 -c8 -d"${RUN}s" --timeout 30s -s "$SCRATCH/login-sat.lua" \
+    "http://127.0.0.1:$port/login" >"$SCRATCH/sat-logins.txt"
+  wait "$pages"
+  settle "$pid"
+  local sat_logins sat_pages stuck
+  # Logins still on an idle-priority thread when the run ends time out;
+  # they are counted, not fatal (see PERFORMANCE.md).
+  stuck=$(wrk_timeouts "$SCRATCH/sat-logins.txt")
+  sat_logins=$(awk '/^Requests\/sec:/ { print $2 }' "$SCRATCH/sat-logins.txt")
+  grep -q '^unexpected_status 0$' "$SCRATCH/sat-logins.txt" || { echo "logins under page load:" >&2; cat "$SCRATCH/sat-logins.txt" >&2; exit 1; }
+  sat_pages=$(wrk_rate "$SCRATCH/sat-pages.txt")
+  row "$b" "7. pages saturating: logins/s vs limit" "$(calc "$sat_logins" 2)/s ($stuck timed out)" "SCHED_IDLE alone: ~0" "$(calc "$sat_logins / $limit")x" ">= 0.25x" "$(holds "$sat_logins / $limit >= 0.25")"
+  row "$b" "7. pages saturating: /profile req/s" "$(calc "$sat_pages" 0) vs $(calc "$pages_alone" 0) alone" "" "$(calc "$sat_pages / $pages_alone")x" "" ""
+}
+
+# Only rows 6 and 7 (ONLY=queue): one server on 1,000 users.
+bench_queue_only() {
+  local backend=$1 url
+  log "$backend: fresh database (ONLY=queue)"
+  if [[ $backend == sqlite ]]; then
+    url="sqlite://$SCRATCH/small.sqlite"
+  else
+    PG_DBS+=("wristband_bench_small_$$")
+    psql "$PG_URL/postgres" -qc "CREATE DATABASE wristband_bench_small_$$" >/dev/null
+    url="$PG_URL/wristband_bench_small_$$"
+  fi
+  start_server small "$url"
+  local port=$PORT_small
+  register_first_user "$port"
+  seed "$backend" "$url" 2 "$SMALL_USERS"
+  local page_cookie login limit alone
+  page_cookie=$(browser_cookie "$port" "user$SMALL_USERS")
+  login=$(csrf "$port" /login)
+  wrk_script "$SCRATCH/pages-alone.lua" 200 page "$page_cookie"
+  log "$backend: /profile alone; bcrypt limit"
+  wrk -t2 -c32 -d"${RUN}s" --timeout 5s -s "$SCRATCH/pages-alone.lua" \
+    "http://127.0.0.1:$port/profile" >"$SCRATCH/w.txt"
+  alone=$(wrk_rate "$SCRATCH/w.txt")
+  limit=$(bcrypt_limit 5)
+  row "$backend" "bcrypt limit, cost $COST, 1 thread/core" "$(calc "$limit" 2)/s" "Flask 8.3/s" "" "" ""
+  queue_rows "$backend" "$url" "$port" "$PID_small" "$page_cookie" "$login" "$limit" "$alone"
+  kill "$PID_small"
+}
+
 # ---------------------------------------------------------------- one backend
 bench_backend() {
   local backend=$1 small_url big_url
+  if [[ $ONLY == queue ]]; then
+    bench_queue_only "$backend"
+    return
+  fi
   log "$backend: fresh databases"
   if [[ $backend == sqlite ]]; then
     small_url="sqlite://$SCRATCH/small.sqlite"
@@ -406,7 +542,6 @@ bench_backend() {
   local rss_small rss_big rss
   rss_small=$(peak_rss_mb "$PID_small") rss_big=$(peak_rss_mb "$PID_big")
   rss=$(calc "($rss_small > $rss_big) ? $rss_small : $rss_big" 1)
-  kill "$PID_small" "$PID_big"
 
   local b=$backend
   row "$b" "GET /profile, logged in (req/s)" "$(calc "$prof_small" 0)" "Flask-Login 1,000-1,300; axum-login 9.8-15k" "" "" ""
@@ -425,6 +560,8 @@ bench_backend() {
   else
     row "$b" "5. query plans at 1M users" "see $backend-plans.txt" "" "" "index scans" "NO"
   fi
+  queue_rows "$backend" "$small_url" "$small" "$PID_small" "${small_cookies[0]}" "$login_small" "$limit" "$prof_small"
+  kill "$PID_small" "$PID_big"
 }
 
 for backend in "${BACKENDS[@]}"; do bench_backend "$backend"; done

@@ -130,6 +130,22 @@ pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Deletes up to `limit` of the oldest attempts recorded before `cutoff`
+/// and says how many went. One short statement on the `at` index, so it
+/// never holds a lock for long; callers loop until it returns less than
+/// `limit`.
+pub async fn prune_before(db: &AnyPool, cutoff: i64, limit: u32) -> Result<u64, Error> {
+    let done = sqlx::query(
+        "DELETE FROM login_attempts WHERE id IN \
+         (SELECT id FROM login_attempts WHERE at < $1 ORDER BY at LIMIT $2)",
+    )
+    .bind(cutoff)
+    .bind(i64::from(limit))
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Whose attempts to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureScope<'a> {

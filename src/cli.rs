@@ -14,7 +14,9 @@ use sqlx::AnyPool;
 use crate::attempts;
 use crate::auth::Hasher;
 use crate::clock::{format_utc, Clock};
+use crate::config::Settings;
 use crate::db::Db;
+use crate::retention;
 use crate::sessions;
 use crate::user_agent;
 use crate::users::{self, CreateError, Password, Username};
@@ -65,6 +67,9 @@ pub enum UsersCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Delete login history older than `history_days` now (the server also
+    /// does it at launch and every hour).
+    Prune,
 }
 
 /// A command's failure: one line for standard error.
@@ -260,6 +265,22 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
                     entry.user_agent.as_deref().unwrap_or("-")
                 )?;
             }
+        }
+        UsersCommand::Prune => {
+            let settings = rocket
+                .state::<Settings>()
+                .ok_or_else(|| Failure("no settings".into()))?;
+            let pruned = retention::prune(db, settings, Clock::system().now()).await?;
+            let n = pruned.login_attempts;
+            let plural = if n == 1 { "" } else { "s" };
+            writeln!(
+                out,
+                "pruned {n} login attempt{plural} older than {} days",
+                settings.history_days
+            )?;
+            let n = pruned.sessions;
+            let plural = if n == 1 { "" } else { "s" };
+            writeln!(out, "pruned {n} expired session{plural}")?;
         }
     }
     print!("{out}");

@@ -159,6 +159,13 @@ pub struct Settings {
     /// "in every profile but `debug`": deployments terminate TLS at a proxy,
     /// so the request's own scheme says nothing about what the browser used.
     pub secure_cookies: Option<bool>,
+    /// Login history and audit rows older than this many days are pruned.
+    pub history_days: u32,
+    /// The most password checks that may wait for the password threads
+    /// beyond those running; past it logins, registrations and password
+    /// confirmations get 503 at once. Unset: as many as the threads finish
+    /// in a few seconds at the configured cost (see `auth::password`).
+    pub password_queue: Option<usize>,
 }
 
 impl Default for Settings {
@@ -175,6 +182,8 @@ impl Default for Settings {
             device_days: 365,
             max_registrations_per_ip: 10,
             secure_cookies: None,
+            history_days: 90,
+            password_queue: None,
         }
     }
 }
@@ -240,6 +249,14 @@ impl Settings {
         if settings.session_idle_hours == 0 {
             return Err("session_idle_hours must be at least 1".into());
         }
+        if settings.history_days == 0 {
+            return Err("history_days must be at least 1".into());
+        }
+        if settings.history_secs() < settings.throttle_window_secs() {
+            return Err(
+                "history_days must cover throttle_window_minutes: throttling counts the rows pruning removes".into(),
+            );
+        }
         if settings.secure_cookies.is_none() {
             settings.secure_cookies = Some(!debug);
         }
@@ -279,6 +296,10 @@ impl Settings {
 
     pub fn throttle_window_secs(&self) -> i64 {
         i64::from(self.throttle_window_minutes) * 60
+    }
+
+    pub fn history_secs(&self) -> i64 {
+        i64::from(self.history_days) * 86_400
     }
 }
 

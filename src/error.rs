@@ -38,12 +38,17 @@ pub enum Error {
     /// many seconds.
     #[error("registration throttled for {retry_after} s")]
     RegistrationThrottled { retry_after: i64 },
+    /// More password checks are waiting than the password threads can serve
+    /// soon; refused before any bcrypt work. Try again after this many
+    /// seconds.
+    #[error("password queue full, retry in {retry_after} s")]
+    Busy { retry_after: u64 },
 }
 
 impl Error {
     pub fn status(&self) -> Status {
         match self {
-            Error::Database(_) => Status::ServiceUnavailable,
+            Error::Database(_) | Error::Busy { .. } => Status::ServiceUnavailable,
             Error::Corrupt(_) | Error::Hashing(_) => Status::InternalServerError,
             Error::Csrf => Status::Forbidden,
             Error::Throttled { .. } | Error::RegistrationThrottled { .. } => {
@@ -214,7 +219,8 @@ impl<'r> Responder<'r, 'static> for ErrorResponse {
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status();
-        if status.code >= 500 {
+        // A full password queue is load, not a fault: logged as a warning.
+        if status.code >= 500 && !matches!(self, Error::Busy { .. }) {
             // The person gets a sentence; the log gets the cause.
             log::error!("{} {}: {self}", req.method(), req.uri());
         }
@@ -229,6 +235,13 @@ impl<'r> Responder<'r, 'static> for Error {
                 retry_after,
                 "Too many accounts have been created from your network. Try again in",
             ),
+            Error::Busy { retry_after } => {
+                log::warn!("{} {}: {self}", req.method(), req.uri());
+                let message = "Too many sign-ins are being checked right now. Please try again in a few seconds.";
+                let mut response = ErrorResponse::with_message(status, message).respond_to(req)?;
+                response.set_header(Header::new("Retry-After", retry_after.to_string()));
+                Ok(response)
+            }
             _ => ErrorResponse::new(status).respond_to(req),
         }
     }

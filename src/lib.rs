@@ -14,6 +14,7 @@ pub mod error;
 mod headers;
 mod hex;
 pub mod registrations;
+pub mod retention;
 mod routes;
 pub mod sessions;
 pub mod templates;
@@ -42,6 +43,7 @@ pub fn build(figment: Figment, clock: Clock) -> Rocket<Build> {
         .attach(config::stage())
         .attach(db::stage())
         .attach(auth::stage())
+        .attach(retention::stage())
         .attach(templates::stage())
         .attach(shield)
         .attach(headers::SecurityHeaders)

@@ -276,13 +276,19 @@ pub async fn list(db: &AnyPool, user_id: i64, now: i64) -> Result<Vec<Session>, 
         .collect()
 }
 
-/// Deletes sessions that expired before `now`; returns how many.
-pub async fn prune_expired(db: &AnyPool, now: i64) -> Result<u64, Error> {
-    let pruned = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-        .bind(now)
-        .execute(db)
-        .await?
-        .rows_affected();
+/// Deletes up to `limit` sessions that had expired by `now` (on the
+/// `expires_at` index); returns how many. Callers loop until fewer than
+/// `limit` go.
+pub async fn prune_expired(db: &AnyPool, now: i64, limit: u32) -> Result<u64, Error> {
+    let pruned = sqlx::query(
+        "DELETE FROM sessions WHERE id IN \
+         (SELECT id FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
+    )
+    .bind(now)
+    .bind(i64::from(limit))
+    .execute(db)
+    .await?
+    .rows_affected();
     Ok(pruned)
 }
 

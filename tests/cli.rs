@@ -18,12 +18,19 @@ backend_tests!(
     sessions_lists_the_live_wristbands,
     logout_ends_every_session,
     unknown_users_are_an_error,
+    prune_removes_history_older_than_history_days,
 );
 
 /// Runs the real binary against the app's database, feeding `stdin`.
 fn wristband(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+    wristband_with(app, args, stdin, &[])
+}
+
+/// As [`wristband`], with extra environment variables.
+fn wristband_with(app: &TestApp, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wristband"))
         .args(args)
+        .envs(env.iter().copied())
         .env(
             "ROCKET_DATABASES",
             format!(r#"{{wristband={{url="{}"}}}}"#, app.db.url()),
@@ -212,4 +219,42 @@ async fn unknown_users_are_an_error(backend: Backend) {
     }
     let output = wristband(&app, &["users", "delete", "not a name"], "");
     assert_eq!(output.status.code(), Some(1));
+}
+
+async fn prune_removes_history_older_than_history_days(backend: Backend) {
+    // The command reads the system clock; the app's manual clock starts in
+    // 2023, so its first rows are long past 90 days.
+    let app = TestApp::signed_up(backend, "ada").await;
+    let system_now = wristband::Clock::system().now();
+    app.clock
+        .advance(system_now - app.clock.now() - 10 * 86_400);
+    assert_eq!(app.login("ada", "wrong password!").await.status().code, 401);
+
+    let output = wristband(&app, &["users", "prune"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The wristband from signing up was registered on the test's clock,
+    // long before the real now the CLI runs at: expired, so pruned too.
+    assert_eq!(
+        stdout(&output).trim_end(),
+        "pruned 1 login attempt older than 90 days\npruned 1 expired session"
+    );
+    let history = stdout(&wristband(&app, &["users", "history", "ada"], ""));
+    assert_eq!(history.lines().count(), 2, "{history}");
+    assert!(history.contains("Wrong password"), "{history}");
+
+    let again = wristband(&app, &["users", "prune"], "");
+    assert_eq!(
+        stdout(&again).trim_end(),
+        "pruned 0 login attempts older than 90 days\npruned 0 expired sessions"
+    );
+    let shorter = wristband_with(
+        &app,
+        &["users", "prune"],
+        "",
+        &[("ROCKET_HISTORY_DAYS", "7")],
+    );
+    assert_eq!(
+        stdout(&shorter).trim_end(),
+        "pruned 1 login attempt older than 7 days\npruned 0 expired sessions"
+    );
 }

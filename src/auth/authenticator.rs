@@ -10,7 +10,7 @@ use crate::attempts::{self, Attempt, Outcome as Recorded, Reservation};
 use crate::auth::client::{ClientInfo, ClientKey};
 use crate::auth::device::{DeviceCookie, DeviceId};
 use crate::auth::managed::Managed;
-use crate::auth::{cookie, csrf, throttle, Hasher, Wristband};
+use crate::auth::{cookie, csrf, throttle, Admitted, Hasher, Wristband};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::DbPool;
@@ -153,11 +153,12 @@ impl Authenticator<'_> {
     /// at all, the place is given back: only checks count.
     async fn verify(
         &self,
+        place: Admitted,
         reservation: Reservation,
         typed: &str,
         stored: Option<&PasswordHash>,
     ) -> Result<(bool, Reservation), Error> {
-        match self.hasher.verify(typed, stored).await {
+        match self.hasher.verify_admitted(place, typed, stored).await {
             Ok(ok) => Ok((ok, reservation)),
             Err(e) => {
                 attempts::cancel(self.db, reservation).await?;
@@ -175,6 +176,9 @@ impl Authenticator<'_> {
         password: &str,
         remember: bool,
     ) -> Result<LoginOutcome, Error> {
+        // A place in the password queue first: when it is full the answer
+        // is a 503 that cost no database work either.
+        let place = self.hasher.admit()?;
         let key = throttle::username_key(typed_username);
         let account = match Username::parse(typed_username) {
             Ok(username) => users::find_credentials(self.db, &username).await?,
@@ -185,6 +189,7 @@ impl Authenticator<'_> {
         let reservation = self.reserve(user_id, &key, device.as_ref()).await?;
         let (password_ok, reservation) = self
             .verify(
+                place,
                 reservation,
                 password,
                 account.as_ref().map(|a| &a.password_hash),
@@ -217,12 +222,15 @@ impl Authenticator<'_> {
         user: &User,
         password: &str,
     ) -> Result<Option<Reservation>, Error> {
+        // A place in the password queue before anything else, as at login.
+        let place = self.hasher.admit()?;
         let key = throttle::username_key(user.username.as_str());
         let device = self.device_for(Some(user.id));
         let reservation = self.reserve(Some(user.id), &key, device.as_ref()).await?;
         let account = users::find_credentials(self.db, &user.username).await?;
         let (ok, reservation) = self
             .verify(
+                place,
                 reservation,
                 password,
                 account.as_ref().map(|a| &a.password_hash),

@@ -41,14 +41,14 @@ pub use authenticator::{Authenticator, Ended, LoginOutcome};
 pub use client::{ClientInfo, ClientKey};
 pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use guard::{current_user, signed_in, FreshUser, StoreUnavailable, UserLoads};
-pub use password::Hasher;
+pub use password::{Admitted, Hasher};
 pub use redirect::SafeRedirect;
 pub use wristband::Wristband;
 
 use crate::config::{Settings, SettingsRefused};
 
 /// Manages the password hasher (whose dummy hash is made here, once, at the
-/// configured cost) and the load counter, and registers the 401 catcher.
+/// configured cost, and timed to size its queue) and the load counter, and registers the 401 catcher.
 pub fn stage() -> AdHoc {
     AdHoc::on_ignite("wristband auth", |rocket| async {
         rocket
@@ -56,7 +56,10 @@ pub fn stage() -> AdHoc {
             .attach(wristband::Registrar)
             .register("/", rocket::catchers![unauthorized::unauthorized])
             .attach(AdHoc::try_on_ignite("password hasher", |rocket| async {
-                let Some(cost) = rocket.state::<Settings>().map(|s| s.bcrypt_cost) else {
+                let Some((cost, queue)) = rocket
+                    .state::<Settings>()
+                    .map(|s| (s.bcrypt_cost, s.password_queue))
+                else {
                     if rocket.state::<SettingsRefused>().is_none() {
                         log::error!(
                             "attach wristband::config::stage() before wristband::auth::stage()"
@@ -64,7 +67,7 @@ pub fn stage() -> AdHoc {
                     }
                     return Err(rocket);
                 };
-                match task::spawn_blocking(move || Hasher::new(cost)).await {
+                match task::spawn_blocking(move || Hasher::with_queue(cost, queue)).await {
                     Ok(Ok(hasher)) => Ok(rocket.manage(hasher)),
                     Ok(Err(e)) => {
                         log::error!("{e}");

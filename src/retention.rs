@@ -1,0 +1,124 @@
+//! Keeping stored history bounded: what is older than `history_days` goes.
+//!
+//! [`prune`] is the one place that decides what expires; the background task
+//! ([`stage`]) and `wristband users prune` both call it. Whatever else comes
+//! to need expiring (sessions, tokens) adds a line there and a count to
+//! [`Pruned`].
+
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::tokio::{self, time};
+use rocket_db_pools::Database;
+use sqlx::AnyPool;
+
+use crate::attempts;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::Error;
+use crate::sessions;
+
+/// Rows deleted per statement: small enough that no statement holds the
+/// table (SQLite's write lock above all) for more than a moment.
+pub const BATCH_ROWS: u32 = 1_000;
+
+/// How often the background task prunes, after once at launch.
+pub const EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// What one pruning removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Rows of the login history (`login_attempts`).
+    pub login_attempts: u64,
+    /// Registry rows of sessions that expired (`sessions`).
+    pub sessions: u64,
+}
+
+impl Pruned {
+    /// Every row removed.
+    pub fn total(&self) -> u64 {
+        self.login_attempts + self.sessions
+    }
+}
+
+/// Deletes everything older than `history_days` before `now`, in batches of
+/// [`BATCH_ROWS`], yielding between them so other requests get the
+/// database in between.
+///
+/// ```no_run
+/// # async fn demo(db: &sqlx::AnyPool, settings: &wristband::config::Settings) -> Result<(), wristband::error::Error> {
+/// let pruned = wristband::retention::prune(db, settings, wristband::Clock::system().now()).await?;
+/// println!("{} login attempts removed", pruned.login_attempts);
+/// # Ok(()) }
+/// ```
+pub async fn prune(db: &AnyPool, settings: &Settings, now: i64) -> Result<Pruned, Error> {
+    let cutoff = now.saturating_sub(settings.history_secs());
+    let mut pruned = Pruned::default();
+    loop {
+        let done = attempts::prune_before(db, cutoff, BATCH_ROWS).await?;
+        pruned.login_attempts += done;
+        if done < u64::from(BATCH_ROWS) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    // Expired wristbands are refused already; their rows only take room.
+    loop {
+        let done = sessions::prune_expired(db, now, BATCH_ROWS).await?;
+        pruned.sessions += done;
+        if done < u64::from(BATCH_ROWS) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    Ok(pruned)
+}
+
+/// At liftoff, starts a task that prunes at once and then every [`EVERY`],
+/// and ends at shutdown (also in the middle of a pruning: each batch is one
+/// statement, so stopping between two loses nothing). Several instances on
+/// one database each prune; deleting what another deleted is a no-op.
+pub fn stage() -> AdHoc {
+    AdHoc::on_liftoff("wristband retention", |rocket| {
+        Box::pin(async move {
+            let (Some(db), Some(settings), Some(clock)) = (
+                Db::fetch(rocket),
+                rocket.state::<Settings>(),
+                rocket.state::<Clock>(),
+            ) else {
+                log::error!("retention: the database, settings or clock is not attached");
+                return;
+            };
+            let db: &AnyPool = db;
+            let db = db.clone();
+            let settings = settings.clone();
+            let clock = clock.clone();
+            let mut shutdown = rocket.shutdown();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        pruned = prune(&db, &settings, clock.now()) => match pruned {
+                            Ok(p) if p.total() > 0 => {
+                                log::info!(
+                                    "pruned {} login attempts older than {} days and {} expired sessions",
+                                    p.login_attempts,
+                                    settings.history_days,
+                                    p.sessions
+                                );
+                            }
+                            Ok(_) => {}
+                            // The next round tries again; nothing is lost.
+                            Err(e) => log::warn!("pruning old history failed: {e}"),
+                        },
+                    }
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = time::sleep(EVERY) => {}
+                    }
+                }
+            });
+        })
+    })
+}
