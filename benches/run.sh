@@ -13,7 +13,12 @@
 # BIG_USERS (1000000), PG_URL (postgres://root@127.0.0.1:5432),
 # KEEP (1 keeps the scratch directory and databases for a look afterwards),
 # ONLY=queue (only the password-queue rows, 6 and 7: one server, 1,000
-# users, about a minute per backend).
+# users, about a minute per backend),
+# BEFORE_DIR (a checkout of an earlier revision with its release binary
+# built, e.g. the last one before the session registry:
+#   git worktree add /tmp/wb-before 36406c1
+#   (cd /tmp/wb-before && cargo build --release --features bench-routes)
+# its /profile is then measured in the same rounds, on its own database).
 #
 # Every ratio compares figures taken in this run, on this machine, close
 # together in time: the machine is shared, so absolute figures drift and
@@ -109,14 +114,15 @@ free_port() {
   exit 1
 }
 
-# start_server NAME URL -> sets PORT_<NAME> and PID_<NAME>
+# start_server NAME URL [DIR] -> sets PORT_<NAME> and PID_<NAME>; DIR is a
+# checkout whose target/release/wristband to run there (default: this one).
 start_server() {
-  local name=$1 url=$2 port
+  local name=$1 url=$2 dir=${3:-.} port
   port=$(free_port)
-  ROCKET_PROFILE=release ROCKET_SECRET_KEY=$SECRET_KEY ROCKET_ADDRESS=127.0.0.1 \
+  (cd "$dir" && ROCKET_PROFILE=release ROCKET_SECRET_KEY=$SECRET_KEY ROCKET_ADDRESS=127.0.0.1 \
     ROCKET_PORT=$port ROCKET_BCRYPT_COST=$COST ROCKET_LOG_LEVEL=critical \
     ROCKET_DATABASES="{wristband={url=\"$url\"}}" \
-    "$BIN" >"$SCRATCH/$name.log" 2>&1 &
+    exec "$BIN") >"$SCRATCH/$name.log" 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 150); do
@@ -187,24 +193,38 @@ browser_cookie() {
 
 # ---------------------------------------------------------------- seeding
 # One bcrypt hash (user1's, made by the server at COST) reused for every
-# seeded user: inserting 1M rows then takes seconds, not days.
+# seeded user: inserting 1M rows then takes seconds, not days. Each seeded
+# user also gets a live session in the registry (no cookie matches it), so
+# the registry is as large as the user table. SESSIONS=0 skips that, for a
+# binary from before the registry.
 seed() {
-  local backend=$1 url=$2 from=$3 to=$4
+  local backend=$1 url=$2 from=$3 to=$4 sessions=${5:-1} registry=""
   if [[ $backend == sqlite ]]; then
+    ((sessions)) && registry="INSERT INTO sessions (public_id, token_hash, user_id, remembered,
+        created_at, last_seen, expires_at, client_ip, user_agent)
+      SELECT lower(hex(randomblob(16))), lower(hex(randomblob(32))), id, 1, 0, 0, 4102444800,
+        '192.0.2.1', 'seeded' FROM users WHERE id >= $from;"
     sqlite3 "${url#sqlite://}" <<SQL
 .timeout 30000
 INSERT INTO users (username, password_hash, created_at)
 WITH RECURSIVE seq(n) AS (SELECT $from UNION ALL SELECT n + 1 FROM seq WHERE n < $to)
 SELECT 'user' || n, (SELECT password_hash FROM users WHERE lower(username) = 'user1'), 0 FROM seq;
+$registry
 ANALYZE;
 SQL
   else
+    ((sessions)) && registry="INSERT INTO sessions (public_id, token_hash, user_id, remembered,
+        created_at, last_seen, expires_at, client_ip, user_agent)
+      SELECT md5(random()::text), md5(random()::text) || md5(random()::text), id, 1, 0, 0,
+        4102444800, '192.0.2.1', 'seeded' FROM users WHERE id >= $from;
+      VACUUM ANALYZE sessions;"
     psql "$url" -qX -v ON_ERROR_STOP=1 <<SQL
 INSERT INTO users (username, password_hash, created_at)
 SELECT 'user' || n, h.password_hash, 0
 FROM generate_series($from, $to) AS n,
      (SELECT password_hash FROM users WHERE lower(username) = 'user1') AS h;
 VACUUM ANALYZE users;
+$registry
 SQL
     # Left to themselves, autovacuum and the checkpointer would get to the
     # million new rows a minute later, in the middle of some measurement.
@@ -212,19 +232,21 @@ SQL
   fi
 }
 
-# The plans of the two queries behind every request and every login.
+# The plans of the two queries behind every request and every login: the
+# guard's user-and-registry read (src/sessions.rs, find_signed_in) and the
+# login's lookup by name.
 query_plans() {
   local backend=$1 url=$2
   if [[ $backend == sqlite ]]; then
     sqlite3 "${url#sqlite://}" \
-      "EXPLAIN QUERY PLAN SELECT id, username FROM users WHERE id = 500000 AND deactivated_at IS NULL;" \
+      "EXPLAIN QUERY PLAN SELECT u.id, u.username, s.id, s.public_id, s.remembered, s.last_seen FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = 'x' AND s.user_id = 500000 AND s.expires_at > 0 AND u.deactivated_at IS NULL;" \
       "EXPLAIN QUERY PLAN SELECT id, username, password_hash FROM users WHERE lower(username) = lower('user500000');"
   else
     psql "$url" -qAtX <<'SQL'
-PREPARE by_id(bigint) AS SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL;
+PREPARE by_token(text, bigint, bigint) AS SELECT u.id, u.username, s.id, s.public_id, s.remembered, s.last_seen FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.user_id = $2 AND s.expires_at > $3 AND u.deactivated_at IS NULL;
 PREPARE by_name(text) AS SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1);
 SET plan_cache_mode = force_generic_plan;
-EXPLAIN EXECUTE by_id(500000);
+EXPLAIN EXECUTE by_token('x', 500000, 0);
 EXPLAIN EXECUTE by_name('user500000');
 SQL
   fi
@@ -233,9 +255,13 @@ SQL
 plans_use_indexes() {
   local backend=$1 plans=$2
   if [[ $backend == sqlite ]]; then
-    grep -q 'USING INTEGER PRIMARY KEY' <<<"$plans" && grep -q 'USING INDEX users_username_lower' <<<"$plans"
+    grep -q 'SEARCH s USING INDEX sqlite_autoindex_sessions' <<<"$plans" &&
+      grep -q 'SEARCH u USING INTEGER PRIMARY KEY' <<<"$plans" &&
+      grep -q 'USING INDEX users_username_lower' <<<"$plans"
   else
-    grep -q 'Index Scan using users_pkey' <<<"$plans" && grep -q 'Index Scan using users_username_lower' <<<"$plans"
+    grep -q 'Index Scan using sessions_token_hash_key' <<<"$plans" &&
+      grep -q 'Index Scan using users_pkey' <<<"$plans" &&
+      grep -q 'Index Scan using users_username_lower' <<<"$plans"
   fi
 }
 
@@ -447,7 +473,21 @@ bench_backend() {
 
   start_server small "$small_url"
   start_server big "$big_url"
-  local small=$PORT_small big=$PORT_big
+  local small=$PORT_small big=$PORT_big before=""
+  if [[ -n ${BEFORE_DIR:-} ]]; then
+    local before_url
+    if [[ $backend == sqlite ]]; then
+      before_url="sqlite://$SCRATCH/before.sqlite"
+    else
+      PG_DBS+=("wristband_bench_before_$stamp")
+      psql "$PG_URL/postgres" -qc "CREATE DATABASE wristband_bench_before_$stamp" >/dev/null
+      before_url="$PG_URL/wristband_bench_before_$stamp"
+    fi
+    start_server before "$before_url" "$BEFORE_DIR"
+    before=$PORT_before
+    register_first_user "$before"
+    seed "$backend" "$before_url" 2 "$SMALL_USERS" 0
+  fi
 
   log "$backend: seeding $SMALL_USERS and $BIG_USERS users"
   register_first_user "$small"
@@ -469,6 +509,13 @@ bench_backend() {
   done
   curl -fs -H "Cookie: ${small_cookies[7]}" "http://127.0.0.1:$small/profile" | grep -q ">user$SMALL_USERS<" ||
     { echo "GET /profile with a login cookie does not show the user" >&2; exit 1; }
+  if [[ -n $before ]]; then
+    local before_cookies=()
+    for n in 1 2 3 4 5 6 7 8; do
+      before_cookies+=("$(browser_cookie "$before" "user$((SMALL_USERS * n / 8))")")
+    done
+    wrk_script "$SCRATCH/pages-before.lua" 200 page "${before_cookies[@]}"
+  fi
 
   local login_small login_big
   login_small=$(csrf "$small" /login) login_big=$(csrf "$big" /login)
@@ -481,14 +528,22 @@ bench_backend() {
 
   # Pages: the baseline and the two profile servers take turns, twice, so
   # that drift in what else the machine is doing hits all three alike.
-  log "$backend: pages (baseline, /profile at 1K, /profile at 1M; 2 rounds)"
-  local half=$((RUN / 2)) base=0 prof_small=0 prof_big=0 round rate
+  log "$backend: pages (baseline, floor, /profile at 1K, /profile at 1M${before:+, /profile before}; 2 rounds)"
+  local half=$((RUN / 2)) base=0 floor=0 prof_small=0 prof_big=0 prof_before=0 round rate
   local wrk_pages=(wrk -t2 -c32 -d"${half}s" --timeout 5s)
   "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >/dev/null # warm-up
   for round in 1 2; do
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/bench/baseline" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
     base=$(calc "$base + $rate / 2")
+    "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/bench/floor" >"$SCRATCH/w.txt"
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    floor=$(calc "$floor + $rate / 2")
+    if [[ -n $before ]]; then
+      "${wrk_pages[@]}" -s "$SCRATCH/pages-before.lua" "http://127.0.0.1:$before/profile" >"$SCRATCH/w.txt"
+      rate=$(wrk_rate "$SCRATCH/w.txt")
+      prof_before=$(calc "$prof_before + $rate / 2")
+    fi
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
     prof_small=$(calc "$prof_small + $rate / 2")
@@ -546,7 +601,12 @@ bench_backend() {
   local b=$backend
   row "$b" "GET /profile, logged in (req/s)" "$(calc "$prof_small" 0)" "Flask-Login 1,000-1,300; axum-login 9.8-15k" "" "" ""
   row "$b" "same template, no auth/db (req/s)" "$(calc "$base" 0)" "plain Rocket page 46-55k" "" "" ""
-  row "$b" "1. /profile vs no-auth page" "" "" "$(calc "$prof_small / $base")x" ">= 0.80x" "$(holds "$prof_small / $base >= 0.8")"
+  row "$b" "same template after SELECT 1 (req/s)" "$(calc "$floor" 0)" "the floor: one query per request" "" "" ""
+  row "$b" "/profile vs no-auth page" "" "" "$(calc "$prof_small / $base")x" "" ""
+  row "$b" "1. /profile vs one-query floor" "" "" "$(calc "$prof_small / $floor")x" ">= 0.90x" "$(holds "$prof_small / $floor >= 0.9")"
+  if [[ -n $before ]]; then
+    row "$b" "1. /profile vs before the registry" "$(calc "$prof_before" 0) before" "$(git -C "$BEFORE_DIR" rev-parse --short HEAD)" "$(calc "$prof_small / $prof_before")x" ">= 1.00x" "$(holds "$prof_small / $prof_before >= 1.0")"
+  fi
   row "$b" "bcrypt limit, cost $COST, 1 thread/core" "$(calc "$limit" 2)/s" "Flask 8.3/s" "" "" ""
   row "$b" "2. POST /login (logins/s)" "$(calc "$logins_small" 2)/s" "Flask 0.92x; axum-login 0.44-0.73x" "$(calc "$logins_small / $limit")x" ">= 0.90x" "$(holds "$logins_small / $limit >= 0.9")"
   row "$b" "3. flood: /profile answered 200" "$ok of $total (asked $expected)" "Flask 200 of 10,000; axum ~95%" "" "all" "$(holds "$ok == $total && $ok >= $expected * 0.99")"
@@ -556,12 +616,13 @@ bench_backend() {
   row "$b" "5. /profile, 1M vs 1K users" "$(calc "$prof_big" 0) vs $(calc "$prof_small" 0)" "" "$(calc "$prof_big / $prof_small")x" "0.90-1.10x" "$(holds "$prof_big / $prof_small >= 0.9 && $prof_big / $prof_small <= 1.1")"
   row "$b" "5. POST /login, 1M vs 1K users" "$(calc "$logins_big" 2) vs $(calc "$logins_small" 2)" "" "$(calc "$logins_big / $logins_small")x" "0.90-1.10x" "$(holds "$logins_big / $logins_small >= 0.9 && $logins_big / $logins_small <= 1.1")"
   if plans_use_indexes "$backend" "$plans"; then
-    row "$b" "5. query plans at 1M users" "pkey + lower(username) index" "" "" "index scans" "yes"
+    row "$b" "5. query plans at 1M users" "token_hash + pkey; lower(username)" "" "" "index scans" "yes"
   else
     row "$b" "5. query plans at 1M users" "see $backend-plans.txt" "" "" "index scans" "NO"
   fi
   queue_rows "$backend" "$small_url" "$small" "$PID_small" "${small_cookies[0]}" "$login_small" "$limit" "$prof_small"
   kill "$PID_small" "$PID_big"
+  if [[ -n $before ]]; then kill "$PID_before"; fi
 }
 
 for backend in "${BACKENDS[@]}"; do bench_backend "$backend"; done

@@ -137,9 +137,23 @@ async fn a_full_queue_refuses_at_once_and_then_drains(backend: Backend) {
     wait_until("the queue drains", || hasher.in_flight() == 0).await;
     let response = app.post_form("/login", &login).await;
     assert_eq!(response.status().code, 303);
-    assert_eq!(app.post_form("/reauth", &reauth).await.status().code, 303);
+    drop(response);
+    // Logging in gave the browser a new CSRF secret: fresh tokens from here.
+    let reauth = [("password", PASSWORD)];
     assert_eq!(
-        app.post_form("/register", &register).await.status().code,
+        app.post_with_token("/reauth", &reauth).await.status().code,
+        303
+    );
+    let register = [
+        ("username", "bob"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
+    assert_eq!(
+        app.post_with_token("/register", &register)
+            .await
+            .status()
+            .code,
         303
     );
     assert_eq!(
