@@ -1,8 +1,6 @@
 //! Changing the password, deleting the account, deactivation.
 
-mod common;
-
-use common::{assert_redirect_to, attr, set_cookie, Backend, TestApp, PASSWORD, T0};
+use crate::common::{assert_redirect_to, attr, set_cookie, Backend, TestApp, PASSWORD, T0};
 use wristband::users::{self, Username};
 
 backend_tests!(

@@ -1,12 +1,10 @@
 //! `wristband users ...` on a temporary database, and its effect on the
 //! running app.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::{assert_redirect_to, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, Backend, TestApp, PASSWORD};
 
 backend_tests!(
     create_then_log_in_through_the_app,
@@ -137,7 +135,7 @@ async fn deactivate_ends_a_live_session_and_activate_restores_login(backend: Bac
 
 async fn sessions_lists_the_live_wristbands(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    let other = app.switch_browser(common::Jar::new());
+    let other = app.switch_browser(crate::common::Jar::new());
     app.login_remembered("ada", PASSWORD).await;
     app.switch_browser(other);
     let output = wristband(&app, &["users", "sessions", "ada"], "");
@@ -162,7 +160,7 @@ async fn sessions_lists_the_live_wristbands(backend: Backend) {
 
 async fn logout_ends_every_session(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    let other = app.switch_browser(common::Jar::new());
+    let other = app.switch_browser(crate::common::Jar::new());
     app.login("ada", PASSWORD).await;
     let output = wristband(&app, &["users", "logout", "ada"], "");
     assert!(output.status.success(), "{}", stderr(&output));

@@ -2,11 +2,9 @@
 //! `retention::prune` (in batches), and by the background task that starts
 //! at launch. The manual clock stands in for the months in between.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, PASSWORD};
+use crate::common::{Backend, TestApp, PASSWORD};
 use rocket::local::asynchronous::Client;
 use sqlx::{AnyPool, Row};
 use wristband::attempts::{self, Attempt, Outcome};
@@ -141,7 +139,7 @@ async fn the_background_task_prunes_at_launch(backend: Backend) {
     // A second instance on the same database and clock: its task prunes
     // right after launch, without anyone asking.
     let second = Client::untracked(wristband::build(
-        common::figment(app.db.url()),
+        crate::common::figment(app.db.url()),
         app.clock.clone(),
     ))
     .await

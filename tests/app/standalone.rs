@@ -4,8 +4,6 @@
 //! too: every default lives in the code, the templates are compiled in.
 //! Settings out of range stop the launch with one clear line.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -14,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, PASSWORD};
+use crate::common::{Backend, TestApp, PASSWORD};
 
 const SECRET_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -202,10 +200,10 @@ impl Browser {
     fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Answer {
         let page = self.get(form_page);
         assert_eq!(page.status, 200, "{form_page}");
-        let token = common::csrf_token_in(&page.body).expect("a csrf_token field");
+        let token = crate::common::csrf_token_in(&page.body).expect("a csrf_token field");
         let mut fields = fields.to_vec();
         fields.push(("csrf_token", &token));
-        let body = common::encode_form(&fields);
+        let body = crate::common::encode_form(&fields);
         self.request("POST", action, &[("X-Real-IP", CLAIMED_IP)], &body)
     }
 }
@@ -372,7 +370,7 @@ fn bad_settings_stop_the_binary_with_one_line() {
 
 /// The same checks in process, on each backend: the app does not ignite.
 async fn out_of_range_settings_stop_the_launch(backend: Backend) {
-    let db = common::TestDb::create(backend).await;
+    let db = crate::common::TestDb::create(backend).await;
     for (key, value) in [
         ("bcrypt_cost", 3_i64),
         ("bcrypt_cost", 32),
@@ -382,8 +380,8 @@ async fn out_of_range_settings_stop_the_launch(backend: Backend) {
         ("remember_days", 3651),
         ("remember_days", i64::MAX),
     ] {
-        let figment = common::figment(db.url()).merge((key, value));
-        let ignited = wristband::build(figment, wristband::Clock::manual(common::T0))
+        let figment = crate::common::figment(db.url()).merge((key, value));
+        let ignited = wristband::build(figment, wristband::Clock::manual(crate::common::T0))
             .ignite()
             .await;
         match ignited {

@@ -1,9 +1,7 @@
 //! Fresh logins ("sudo mode"): sensitive actions need a password typed in
 //! this browser within `fresh_minutes`; remembered sessions must confirm it.
 
-mod common;
-
-use common::{assert_redirect_to, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, Backend, TestApp, PASSWORD};
 use rocket::http::{ContentType, Header, Method};
 
 backend_tests!(
@@ -44,7 +42,7 @@ async fn change_from_settings<'a>(
             .header(ContentType::Form)
             .header(Header::new("Host", "localhost"))
             .header(Header::new("Referer", "http://localhost/settings"))
-            .body(common::encode_form(&fields)),
+            .body(crate::common::encode_form(&fields)),
     )
     .await
 }
@@ -199,7 +197,7 @@ async fn a_stale_post_without_referer_comes_back_to_its_page(backend: Backend) {
                 .header(ContentType::Form)
                 .header(Header::new("Host", "localhost"))
                 .header(Header::new("Referer", "http://evil.example/phish"))
-                .body(common::encode_form(&fields)),
+                .body(crate::common::encode_form(&fields)),
         )
         .await;
     assert_redirect_to(&response, "/reauth?next=%2Fsettings");

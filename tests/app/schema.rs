@@ -2,11 +2,9 @@
 //! enforces the same rules on SQLite and PostgreSQL, and after migrating,
 //! both have the same tables, columns, keys and indexes.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{Backend, TestApp};
+use crate::common::{Backend, TestApp};
 use sqlx::{AnyPool, Row};
 
 backend_tests!(

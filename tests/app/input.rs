@@ -1,8 +1,6 @@
 //! Bad input gets a clear 4xx and changes nothing.
 
-mod common;
-
-use common::{set_cookie, Backend, TestApp, PASSWORD};
+use crate::common::{set_cookie, Backend, TestApp, PASSWORD};
 use rocket::http::{ContentType, Method};
 
 backend_tests!(
@@ -189,7 +187,7 @@ async fn a_user_agent_with_nul_is_stored_clean(backend: Backend) {
             app.request(Method::Post, "/login")
                 .header(ContentType::Form)
                 .header(rocket::http::Header::new("User-Agent", "curl/8.5\0\u{1}x"))
-                .body(common::encode_form(&[
+                .body(crate::common::encode_form(&[
                     ("username", "ada"),
                     ("password", PASSWORD),
                     ("csrf_token", &token),

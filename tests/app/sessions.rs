@@ -3,9 +3,7 @@
 //! deactivation and expiry refuse that cookie on its next request, however
 //! often a client replays it.
 
-mod common;
-
-use common::{assert_redirect_to, Backend, Jar, TestApp, PASSWORD, T0};
+use crate::common::{assert_redirect_to, Backend, Jar, TestApp, PASSWORD, T0};
 use rocket::http::{Cookie, Header, Method};
 use sqlx::Row;
 use wristband::sessions::{self, TokenHash};
@@ -127,8 +125,8 @@ async fn an_unregistered_wristband_is_anonymous_and_removed(backend: Backend) {
         .expect("forget the registry");
     let response = app.get("/").await;
     assert_eq!(response.status().code, 200);
-    let removal = common::set_cookie(&response, "user_id").expect("the cookie comes off");
-    assert_eq!(common::attr(removal, "Max-Age"), Some("0"));
+    let removal = crate::common::set_cookie(&response, "user_id").expect("the cookie comes off");
+    assert_eq!(crate::common::attr(removal, "Max-Age"), Some("0"));
     let body = response.into_string().await.unwrap_or_default();
     assert!(body.contains(r#"href="/login""#), "{body}");
     assert_eq!(app.cookie("user_id"), None);
@@ -173,8 +171,8 @@ async fn a_replayed_cookie_is_anonymous_after_logout(backend: Backend) {
     app.set_cookie("user_id", &copied);
     let me = app.get_json("/api/me").await;
     assert_eq!(me.status().code, 401);
-    let removal = common::set_cookie(&me, "user_id").expect("the cookie comes off");
-    assert_eq!(common::attr(removal, "Max-Age"), Some("0"));
+    let removal = crate::common::set_cookie(&me, "user_id").expect("the cookie comes off");
+    assert_eq!(crate::common::attr(removal, "Max-Age"), Some("0"));
     drop(me);
     app.set_cookie("user_id", &copied);
     assert_redirect_to(&app.get("/profile").await, "/login?next=%2Fprofile");
@@ -288,8 +286,8 @@ async fn ending_this_browsers_session_logs_it_out(backend: Backend) {
         .post_with_token("/settings/sessions/end", &[("session", &this)])
         .await;
     assert_redirect_to(&ended, "/settings");
-    let removal = common::set_cookie(&ended, "user_id").expect("the wristband comes off");
-    assert_eq!(common::attr(removal, "Max-Age"), Some("0"));
+    let removal = crate::common::set_cookie(&ended, "user_id").expect("the wristband comes off");
+    assert_eq!(crate::common::attr(removal, "Max-Age"), Some("0"));
     drop(ended);
     assert_redirect_to(&app.get("/settings").await, "/login?next=%2Fsettings");
     // The other browser is still signed in.

@@ -3,12 +3,10 @@
 //! land on either. The wristband is self-contained and everything else is
 //! in the database, so it must not matter which instance answers.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use common::{csrf_token_in, encode_form, figment, Backend, TestDb, PASSWORD, T0};
+use crate::common::{csrf_token_in, encode_form, figment, Backend, TestDb, PASSWORD, T0};
 use rocket::figment::Figment;
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Header, Method};

@@ -3,12 +3,10 @@
 //! and `Retry-After`, cost no bcrypt and change nothing; checks whose
 //! request was given up are never run; and the queue drains.
 
-mod common;
-
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, PASSWORD};
+use crate::common::{Backend, TestApp, PASSWORD};
 use rocket::futures::future::join_all;
 use rocket::futures::FutureExt;
 use rocket::local::asynchronous::LocalResponse;

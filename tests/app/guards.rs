@@ -1,9 +1,9 @@
 //! Who is asking: protected pages, the API, and cookies that are not what
 //! they claim.
 
-mod common;
-
-use common::{assert_redirect_to, attr, set_cookie, Backend, TestApp, OTHER_SECRET_KEY, PASSWORD};
+use crate::common::{
+    assert_redirect_to, attr, set_cookie, Backend, TestApp, OTHER_SECRET_KEY, PASSWORD,
+};
 use rocket::State;
 use wristband::auth::{FreshUser, User, UserLoads};
 

@@ -1,9 +1,7 @@
 //! Every POST needs this browser's CSRF token; without it, 403 and nothing
 //! changes.
 
-mod common;
-
-use common::{assert_redirect_to, csrf_token_in, set_cookie, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, csrf_token_in, set_cookie, Backend, TestApp, PASSWORD};
 use rocket::http::Method;
 
 backend_tests!(

@@ -2,9 +2,7 @@
 //! once broke PostgreSQL: an attempt with no user id and no user agent
 //! first, then one with both.
 
-mod common;
-
-use common::{assert_redirect_to, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, Backend, TestApp, PASSWORD};
 use rocket::http::Header;
 
 backend_tests!(a_first_attempt_without_a_user_does_not_break_later_logins);

@@ -3,13 +3,11 @@
 //! JSON) within `connect_timeout`, and the app recovers by itself when the
 //! database is back.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{postgres_url, Backend, TestApp, PASSWORD};
+use crate::common::{postgres_url, Backend, TestApp, PASSWORD};
 use rocket::figment::Figment;
 use rocket::tokio::io::copy_bidirectional;
 use rocket::tokio::net::{TcpListener, TcpStream};
@@ -235,8 +233,8 @@ async fn a_database_outage_is_a_503_until_the_database_returns() {
     // could not end the session (its registry row is out of reach).
     let logout = app.post_form("/logout", &[("csrf_token", &token)]).await;
     assert_eq!(logout.status().code, 503);
-    let removal = common::set_cookie(&logout, "user_id").expect("the wristband comes off");
-    assert_eq!(common::attr(removal, "Max-Age"), Some("0"));
+    let removal = crate::common::set_cookie(&logout, "user_id").expect("the wristband comes off");
+    assert_eq!(crate::common::attr(removal, "Max-Age"), Some("0"));
     drop(logout);
     assert_eq!(app.cookie("user_id"), None);
     let login = app.login("ada", PASSWORD).await;

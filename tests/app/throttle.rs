@@ -1,8 +1,6 @@
 //! Brute-force throttling and the login audit trail.
 
-mod common;
-
-use common::{assert_redirect_to, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, Backend, TestApp, PASSWORD};
 use rocket::futures::future::join_all;
 use rocket::http::Header;
 use rocket::local::asynchronous::LocalRequest;
@@ -64,7 +62,7 @@ async fn five_failures_lock_the_username(backend: Backend) {
     let response = app.login("ada", PASSWORD).await;
     assert_eq!(response.status().code, 429);
     assert_eq!(response.headers().get_one("Retry-After"), Some("900"));
-    assert_eq!(common::set_cookie(&response, "user_id"), None);
+    assert_eq!(crate::common::set_cookie(&response, "user_id"), None);
     let body = response.into_string().await.unwrap_or_default();
     assert!(
         body.contains("Too many failed attempts. For your security, try again in 15 minutes."),
@@ -501,19 +499,19 @@ async fn a_device_cookie_is_long_lived_and_outlives_logout(backend: Backend) {
     let app = TestApp::signed_up(backend, "alice").await;
     app.logout().await;
     let response = app.login("alice", PASSWORD).await;
-    let device = common::set_cookie(&response, DEVICE).expect("a device cookie");
+    let device = crate::common::set_cookie(&response, DEVICE).expect("a device cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(common::has_attr(device, attr), "{attr}: {device}");
+        assert!(crate::common::has_attr(device, attr), "{attr}: {device}");
     }
     assert_eq!(
-        common::attr(device, "Max-Age"),
+        crate::common::attr(device, "Max-Age"),
         Some("31536000"),
         "{device}"
     );
     drop(response);
     let issued = app.cookie(DEVICE).expect("kept");
     let response = app.logout().await;
-    assert_eq!(common::set_cookie(&response, DEVICE), None);
+    assert_eq!(crate::common::set_cookie(&response, DEVICE), None);
     drop(response);
     assert_eq!(app.cookie(DEVICE), Some(issued.clone()));
     // Each login issues a new one.
@@ -544,7 +542,7 @@ async fn refusals_are_recorded_once_a_minute_per_key(backend: Backend) {
     // names from one address (refused for the address). Two keys, each
     // recorded at 0, 60, 120, 180 and 240 seconds in: ten rows.
     for batch in 0..200i64 {
-        let at = common::T0 + batch * 300 / 200;
+        let at = crate::common::T0 + batch * 300 / 200;
         join_all((0..50).map(|i| async move {
             let (name, ip) = if i % 2 == 0 {
                 ("ada".to_string(), format!("198.51.100.{i}"))

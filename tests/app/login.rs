@@ -1,8 +1,6 @@
 //! Logging in and out: cookies, messages, redirects.
 
-mod common;
-
-use common::{assert_redirect_to, attr, has_attr, set_cookie, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, attr, has_attr, set_cookie, Backend, TestApp, PASSWORD};
 
 backend_tests!(
     login_sets_a_browser_session_wristband,

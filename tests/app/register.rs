@@ -1,8 +1,6 @@
 //! Creating accounts.
 
-mod common;
-
-use common::{assert_redirect_to, has_attr, set_cookie, Backend, TestApp, PASSWORD};
+use crate::common::{assert_redirect_to, has_attr, set_cookie, Backend, TestApp, PASSWORD};
 use rocket::futures::future::join_all;
 
 backend_tests!(
