@@ -4,7 +4,7 @@
 //! from `benches/run.sh`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use rocket::http::{Cookie, Status};
+use rocket::http::{ContentType, Status};
 use rocket::local::asynchronous::Client;
 use rocket::tokio::runtime::Runtime;
 use rocket_db_pools::Database;
@@ -13,6 +13,7 @@ use wristband::templates::{context, Template};
 
 use wristband::auth::{CsrfSecret, Hasher, SafeRedirect};
 use wristband::db::Db;
+use wristband::sessions::{self, TokenHash};
 use wristband::users::{self, Password, Username};
 use wristband::Clock;
 
@@ -20,12 +21,41 @@ use wristband::Clock;
 /// optimisations, which select it): `Secure`, so `__Host-`.
 const WRISTBAND: &str = wristband::auth::cookie::USER_COOKIE.prefixed();
 
-/// The app on a scratch SQLite file, with one user in it.
+/// The app on a scratch SQLite file, with one user in it, signed in: the
+/// tracked client keeps the registered wristband and sends it back.
 struct App {
     runtime: Runtime,
     client: Client,
     user_id: i64,
+    /// The registry's key for the client's wristband.
+    token: TokenHash,
     _dir: tempfile::TempDir,
+}
+
+/// Logs the tracked client in through the login form, as a browser does, so
+/// that its wristband is in the registry.
+async fn log_in(client: &Client, username: &str, password: &str) {
+    let page = client
+        .get("/login")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .expect("the login page");
+    let marker = r#"name="csrf_token" value=""#;
+    let at = page.find(marker).expect("a csrf_token field") + marker.len();
+    let token = &page[at..at + page[at..].find('"').expect("a closing quote")];
+    let body = format!(
+        "username={username}&password={}&csrf_token={token}",
+        password.replace(' ', "+")
+    );
+    let response = client
+        .post("/login")
+        .header(ContentType::Form)
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::SeeOther, "the login works");
 }
 
 fn app() -> App {
@@ -55,12 +85,21 @@ fn app() -> App {
         let user = users::create(db, &username, &hash, 0)
             .await
             .expect("created");
+        log_in(&client, "bench-user", "bench password 1").await;
         (client, user.id)
     });
+    let token = TokenHash::of(
+        client
+            .cookies()
+            .get(WRISTBAND)
+            .expect("a wristband after logging in")
+            .value(),
+    );
     App {
         runtime,
         client,
         user_id,
+        token,
         _dir: dir,
     }
 }
@@ -68,20 +107,27 @@ fn app() -> App {
 fn cookie_and_user(c: &mut Criterion, app: &App) {
     let db = Db::fetch(app.client.rocket()).expect("the database is attached");
     let pool: &AnyPool = db;
-    // The same primary-key read two ways: through sqlx's pool (a health
-    // ping before and after each use) and on a kept "quick" connection, as
-    // the guards do it.
-    c.bench_function("user/find_active on the pool (SQLite)", |b| {
+    // The guards' one read (the user joined with the registry) two ways:
+    // through sqlx's pool (a health ping before and after each use) and on a
+    // kept "quick" connection, as the guards do it.
+    let now = Clock::system().now();
+    c.bench_function("user/find_signed_in on the pool (SQLite)", |b| {
         b.iter(|| {
-            app.runtime
-                .block_on(users::find_active(pool, black_box(app.user_id)))
+            app.runtime.block_on(sessions::find_signed_in(
+                pool,
+                black_box(app.user_id),
+                &app.token,
+                now,
+            ))
         })
     });
-    c.bench_function("user/find_active on a quick connection (SQLite)", |b| {
+    c.bench_function("user/find_signed_in on a quick connection (SQLite)", |b| {
         b.iter(|| {
             app.runtime.block_on(async {
                 let mut conn = db.quick().await.expect("a connection");
-                let found = users::find_active(&mut *conn, black_box(app.user_id)).await;
+                let found =
+                    sessions::find_signed_in(&mut *conn, black_box(app.user_id), &app.token, now)
+                        .await;
                 conn.keep();
                 found
             })
@@ -92,12 +138,7 @@ fn cookie_and_user(c: &mut Criterion, app: &App) {
     c.bench_function("request/GET /api/me (cookie decode + user load)", |b| {
         b.iter(|| {
             app.runtime.block_on(async {
-                let response = app
-                    .client
-                    .get("/api/me")
-                    .private_cookie(Cookie::new(WRISTBAND, app.user_id.to_string()))
-                    .dispatch()
-                    .await;
+                let response = app.client.get("/api/me").dispatch().await;
                 assert_eq!(response.status(), Status::Ok);
             })
         })
@@ -105,12 +146,7 @@ fn cookie_and_user(c: &mut Criterion, app: &App) {
     c.bench_function("request/GET /profile (+ CSRF token + template)", |b| {
         b.iter(|| {
             app.runtime.block_on(async {
-                let response = app
-                    .client
-                    .get("/profile")
-                    .private_cookie(Cookie::new(WRISTBAND, app.user_id.to_string()))
-                    .dispatch()
-                    .await;
+                let response = app.client.get("/profile").dispatch().await;
                 assert_eq!(response.status(), Status::Ok);
             })
         })

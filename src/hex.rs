@@ -13,6 +13,21 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     s
 }
 
+/// How many hex digits a [`random_id`] has: 128 random bits.
+pub(crate) const ID_DIGITS: usize = 32;
+
+/// 128 random bits as lower-case hex: an id nobody can guess (session public
+/// ids, device ids).
+pub(crate) fn random_id() -> String {
+    encode(&rand::random::<[u8; ID_DIGITS / 2]>())
+}
+
+/// Whether `text` has the shape of a [`random_id`]: exactly 32 lower-case
+/// hex digits, so anything else never reaches a query.
+pub(crate) fn is_id(text: &str) -> bool {
+    text.len() == ID_DIGITS && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The bytes `s` spells in hex (either case), if it is hex.
 pub(crate) fn decode(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
@@ -37,5 +52,14 @@ mod tests {
         );
         assert_eq!(decode("abc"), None);
         assert_eq!(decode("é1"), None);
+    }
+
+    #[test]
+    fn random_ids_have_their_shape() {
+        let id = random_id();
+        assert!(is_id(&id), "{id}");
+        assert_ne!(id, random_id());
+        assert!(!is_id(&id.to_uppercase()));
+        assert!(!is_id(&id[1..]));
     }
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use crate::error::Error;
-use crate::users::{User, Username};
+use crate::users::{self, User};
 
 /// SHA-256 of a `user_id` cookie's value, in hex: what the registry is
 /// keyed by.
@@ -45,10 +45,8 @@ impl fmt::Debug for TokenHash {
 pub struct PublicId(String);
 
 impl PublicId {
-    const LEN: usize = 32;
-
     fn random() -> PublicId {
-        PublicId(crate::hex::encode(&rand::random::<[u8; 16]>()))
+        PublicId(crate::hex::random_id())
     }
 
     /// A submitted id, if it has the shape of one.
@@ -59,8 +57,7 @@ impl PublicId {
     /// assert!(PublicId::parse("' OR 1=1 --").is_none());
     /// ```
     pub fn parse(raw: &str) -> Option<PublicId> {
-        (raw.len() == Self::LEN && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| PublicId(raw.to_string()))
+        crate::hex::is_id(raw).then(|| PublicId(raw.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -115,6 +112,13 @@ pub struct Session {
     pub user_agent: String,
 }
 
+/// A row's `public_id`: only ever written by [`create`], so anything else in
+/// it is corruption, reported rather than trusted.
+fn stored_public_id(row: &sqlx::any::AnyRow) -> Result<PublicId, Error> {
+    let stored: String = row.try_get("public_id")?;
+    PublicId::parse(&stored).ok_or_else(|| Error::Corrupt(format!("stored session id {stored:?}")))
+}
+
 /// Registers a wristband; returns its public id.
 pub async fn create(db: &AnyPool, new: &NewSession<'_>) -> Result<PublicId, Error> {
     let public_id = PublicId::random();
@@ -165,19 +169,11 @@ where
     let Some(row) = row else {
         return Ok(None);
     };
-    let username: String = row.try_get("username")?;
-    let username = Username::parse(&username)
-        .map_err(|_| Error::Corrupt(format!("stored username {username:?} is invalid")))?;
-    let public_id: String = row.try_get("public_id")?;
     Ok(Some(SignedIn {
-        user: User {
-            id: row.try_get("id")?,
-            username,
-        },
+        user: users::user_from_row(&row)?,
         session: CurrentSession {
             id: row.try_get("session_id")?,
-            public_id: PublicId::parse(&public_id)
-                .ok_or_else(|| Error::Corrupt(format!("stored session id {public_id:?}")))?,
+            public_id: stored_public_id(&row)?,
             remembered: row.try_get::<i64, _>("remembered")? == 1,
             last_seen: row.try_get("last_seen")?,
         },
@@ -260,11 +256,9 @@ pub async fn list(db: &AnyPool, user_id: i64, now: i64) -> Result<Vec<Session>, 
     .await?;
     rows.iter()
         .map(|row| {
-            let public_id: String = row.try_get("public_id")?;
             Ok(Session {
                 id: row.try_get("id")?,
-                public_id: PublicId::parse(&public_id)
-                    .ok_or_else(|| Error::Corrupt(format!("stored session id {public_id:?}")))?,
+                public_id: stored_public_id(row)?,
                 remembered: row.try_get::<i64, _>("remembered")? == 1,
                 created_at: row.try_get("created_at")?,
                 last_seen: row.try_get("last_seen")?,

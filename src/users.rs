@@ -142,7 +142,8 @@ impl From<sqlx::Error> for CreateError {
     }
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
+/// The user in a row's `id` and `username` columns.
+pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
     let username: String = row.try_get("username")?;
     // The database only ever receives parsed usernames; anything else in it
     // is corruption, reported rather than trusted.
@@ -152,23 +153,6 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
         id: row.try_get("id")?,
         username,
     })
-}
-
-/// The active user with this id, if any. This is the per-request lookup
-/// behind the guards: one primary-key read.
-///
-/// Takes any executor: the pool, or a connection from
-/// [`crate::db::DbPool::quick`].
-pub async fn find_active<'e, E>(db: E, id: i64) -> Result<Option<User>, Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row =
-        sqlx::query("SELECT id, username FROM users WHERE id = $1 AND deactivated_at IS NULL")
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
-    row.as_ref().map(user_from_row).transpose()
 }
 
 /// The account with this username (in any case), active or not.

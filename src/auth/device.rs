@@ -9,32 +9,20 @@
 //! a successful login, bound to that account's id, and a cookie naming
 //! another account counts for nothing.
 
-use std::fmt::Write as _;
-
 /// 128 random bits as 32 lowercase hex digits: the browser's identity in
 /// the audit table (`login_attempts.device`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceId(String);
 
-const ID_BYTES: usize = 16;
-
 impl DeviceId {
     /// A fresh, unguessable id.
     pub fn random() -> DeviceId {
-        let bytes: [u8; ID_BYTES] = rand::random();
-        let mut hex = String::with_capacity(ID_BYTES * 2);
-        for byte in bytes {
-            // Writing to a String cannot fail.
-            let _ = write!(hex, "{byte:02x}");
-        }
-        DeviceId(hex)
+        DeviceId(crate::hex::random_id())
     }
 
     /// Exactly 32 lowercase hex digits, or `None`.
     pub fn parse(text: &str) -> Option<DeviceId> {
-        let valid = text.len() == ID_BYTES * 2
-            && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        valid.then(|| DeviceId(text.to_string()))
+        crate::hex::is_id(text).then(|| DeviceId(text.to_string()))
     }
 
     pub fn as_str(&self) -> &str {
