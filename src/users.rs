@@ -54,64 +54,6 @@ impl fmt::Display for Username {
     }
 }
 
-/// A password that passed the rules: 8 to 72 bytes. bcrypt reads at most 72
-/// bytes, so longer ones are refused rather than silently truncated.
-#[derive(Clone)]
-pub struct Password(String);
-
-impl Password {
-    pub const MIN_BYTES: usize = 8;
-    pub const MAX_BYTES: usize = 72;
-
-    /// Parses a typed password.
-    ///
-    /// ```
-    /// use wristband::users::Password;
-    /// assert!(Password::parse("correct horse").is_ok());
-    /// assert!(Password::parse("short").is_err());
-    /// assert!(Password::parse(&"x".repeat(73)).is_err());
-    /// ```
-    pub fn parse(raw: &str) -> Result<Password, &'static str> {
-        if raw.len() < Self::MIN_BYTES {
-            return Err("Use at least 8 characters.");
-        }
-        if raw.len() > Self::MAX_BYTES {
-            return Err("That is too long: use at most 72 characters (accented letters and emoji count as two or more).");
-        }
-        Ok(Password(raw.to_string()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
-
-/// A bcrypt hash as stored in the database.
-#[derive(Clone)]
-pub struct PasswordHash(String);
-
-impl PasswordHash {
-    pub fn new(hash: String) -> PasswordHash {
-        PasswordHash(hash)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(<redacted>)")
-    }
-}
-
 /// A signed-in, active user: what the [`User`] guard hands a route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {

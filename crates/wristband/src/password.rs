@@ -49,6 +49,7 @@
 //! it costs no bcrypt work.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -57,7 +58,69 @@ use std::time::{Duration, Instant};
 use rocket::tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::users::{Password, PasswordHash};
+
+/// A password that passed the rules: 8 to 72 bytes. bcrypt reads at most 72
+/// bytes, so longer ones are refused rather than silently truncated.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// The shortest password accepted, in bytes.
+    pub const MIN_BYTES: usize = 8;
+    /// The longest: bcrypt's limit, in bytes.
+    pub const MAX_BYTES: usize = 72;
+
+    /// Parses a typed password.
+    ///
+    /// ```
+    /// use wristband::Password;
+    /// assert!(Password::parse("correct horse").is_ok());
+    /// assert!(Password::parse("short").is_err());
+    /// assert!(Password::parse(&"x".repeat(73)).is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<Password, &'static str> {
+        if raw.len() < Self::MIN_BYTES {
+            return Err("Use at least 8 characters.");
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err("That is too long: use at most 72 characters (accented letters and emoji count as two or more).");
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    /// The password itself, for hashing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A bcrypt hash as stored in the database.
+#[derive(Clone)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// A hash read from storage.
+    pub fn new(hash: String) -> PasswordHash {
+        PasswordHash(hash)
+    }
+
+    /// The hash, for storing.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(<redacted>)")
+    }
+}
 
 /// How long, at most, an admitted check should wait for its turn when the
 /// idle threads run at full speed. A browser user waits a few seconds for a
@@ -94,9 +157,9 @@ impl Hasher {
     /// [`QUEUE_SECONDS`]).
     ///
     /// ```no_run
-    /// let hasher = wristband::auth::Hasher::with_queue(12, Some(8))?;
+    /// let hasher = wristband::Hasher::with_queue(12, Some(8))?;
     /// assert_eq!(hasher.capacity(), hasher.threads() + 8);
-    /// # Ok::<(), wristband::error::Error>(())
+    /// # Ok::<(), wristband::Error>(())
     /// ```
     pub fn with_queue(cost: u32, waiting: Option<usize>) -> Result<Hasher, Error> {
         let started = thread_cpu_time();

@@ -25,6 +25,7 @@ impl DeviceId {
         crate::hex::is_id(text).then(|| DeviceId(text.to_string()))
     }
 
+    /// The id, in hex.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -33,39 +34,43 @@ impl DeviceId {
 /// What the device cookie holds: `<user id>:<device id>`.
 ///
 /// ```
-/// use wristband::auth::device::DeviceCookie;
-/// let issued = DeviceCookie::issue(7);
+/// use wristband::device::DeviceCookie;
+/// let issued = DeviceCookie::issue("7");
 /// let read = DeviceCookie::parse(&issued.value()).unwrap();
 /// assert_eq!(read, issued);
-/// assert_eq!(read.trusted_for(Some(7)), Some(&issued.device));
-/// assert_eq!(read.trusted_for(Some(8)), None);
+/// assert_eq!(read.trusted_for(Some("7")), Some(&issued.device));
+/// assert_eq!(read.trusted_for(Some("8")), None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCookie {
-    pub user_id: i64,
+    /// The account it was issued for, as text.
+    pub user_id: String,
+    /// The browser's id.
     pub device: DeviceId,
 }
 
 impl DeviceCookie {
     /// A new device cookie for `user_id`, issued at each successful login
     /// (so a device's failure budget starts afresh only with the password).
-    pub fn issue(user_id: i64) -> DeviceCookie {
+    pub fn issue(user_id: &str) -> DeviceCookie {
         DeviceCookie {
-            user_id,
+            user_id: user_id.to_string(),
             device: DeviceId::random(),
         }
     }
 
+    /// A cookie's value, if it has the shape [`DeviceCookie::value`] gives.
     pub fn parse(value: &str) -> Option<DeviceCookie> {
-        let (user_id, device) = value.split_once(':')?;
-        let user_id: i64 = user_id.parse().ok()?;
-        (user_id > 0).then_some(())?;
+        // The device id never holds a ':', a user id may.
+        let (user_id, device) = value.rsplit_once(':')?;
+        (!user_id.is_empty()).then_some(())?;
         Some(DeviceCookie {
-            user_id,
+            user_id: user_id.to_string(),
             device: DeviceId::parse(device)?,
         })
     }
 
+    /// The cookie's value.
     pub fn value(&self) -> String {
         format!("{}:{}", self.user_id, self.device.0)
     }
@@ -74,8 +79,8 @@ impl DeviceCookie {
     /// when the cookie names that very account. An unknown username, or a
     /// cookie of another account (say, stolen from its owner), gets `None`,
     /// and the attempt shares the username's budget like any stranger's.
-    pub fn trusted_for(&self, account: Option<i64>) -> Option<&DeviceId> {
-        (account == Some(self.user_id)).then_some(&self.device)
+    pub fn trusted_for(&self, account: Option<&str>) -> Option<&DeviceId> {
+        (account == Some(self.user_id.as_str())).then_some(&self.device)
     }
 }
 
@@ -97,13 +102,12 @@ mod tests {
         for bad in [
             String::new(),
             id.to_string(),
-            format!("0:{id}"),
-            format!("-3:{id}"),
-            format!("x:{id}"),
+            format!(":{id}"),
             format!("12:{}", id.to_uppercase()),
             format!("12:{id}0"),
             format!("12:{}", &id[1..]),
             format!("12:{id}:1"),
+            format!("12:{id}:"),
         ] {
             assert_eq!(DeviceCookie::parse(&bad), None, "{bad}");
         }
@@ -111,9 +115,9 @@ mod tests {
 
     #[test]
     fn a_cookie_trusts_only_its_own_account() {
-        let cookie = DeviceCookie::issue(3);
-        assert_eq!(cookie.trusted_for(Some(3)), Some(&cookie.device));
-        assert_eq!(cookie.trusted_for(Some(4)), None);
+        let cookie = DeviceCookie::issue("3");
+        assert_eq!(cookie.trusted_for(Some("3")), Some(&cookie.device));
+        assert_eq!(cookie.trusted_for(Some("4")), None);
         assert_eq!(cookie.trusted_for(None), None);
     }
 }

@@ -1,41 +1,38 @@
 //! Putting the wristband on and taking it off, together with its entry in
-//! the server's registry (`crate::sessions`).
+//! the server's registry ([`crate::sessions`]).
 //!
 //! The registry is keyed by a hash of the cookie's value as the browser
 //! will send it back, and that value is Rocket's ciphertext. Rocket encrypts
 //! a private cookie only after the handler has returned, when it turns the
 //! jar's changes into `Set-Cookie` headers, so no handler ever sees it.
 //! Rocket does that before the response fairings run, though: so
-//! [`Wristband::put_on`] only notes in the request that a wristband is being
-//! issued, and the [`Registrar`] response fairing reads the finished
+//! [`Band::put_on`] only notes in the request that a wristband is being
+//! issued, and the fairing's response hook ([`register_issued`]) reads the finished
 //! `Set-Cookie`, hashes its value and registers it before the response
 //! leaves. Should that write fail, the response becomes a 503 without the
 //! cookie, so a browser never holds a wristband the server does not know.
 
 use std::sync::{Mutex, PoisonError};
 
-use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{Cookie, CookieJar, Status};
+use rocket::http::{Cookie, CookieJar};
 use rocket::outcome::Outcome;
-use rocket::request::{self, FromRequest, Request};
+use rocket::request::Request;
 use rocket::response::Responder;
 use rocket::Response;
-use sqlx::AnyPool;
 
-use crate::auth::client::ClientInfo;
-use crate::auth::cookie::{self, USER_COOKIE};
-use crate::auth::guard::signed_in;
-use crate::auth::managed::Managed;
-use crate::clock::Clock;
-use crate::config::Settings;
+use crate::client::ClientInfo;
+use crate::cookie::{self, presented_token};
+use crate::db::DbPool;
 use crate::error::Error;
+use crate::guard::Presence;
+use crate::managed::Managed;
 use crate::sessions::{self, CurrentSession, NewSession, TokenHash};
-use crate::users::User;
+use crate::settings::Settings;
 
 /// A wristband this request is issuing, waiting for its ciphertext.
 #[derive(Debug)]
 struct Issue {
-    user_id: i64,
+    user_id: String,
     remembered: bool,
     /// The registered wristband the browser came with, which the new one
     /// replaces (logging in again must not leave the old one live).
@@ -60,89 +57,60 @@ impl Pending {
     }
 }
 
-/// The hash of the `user_id` cookie this request came with, if any.
-pub(crate) fn presented_token(jar: &CookieJar<'_>, settings: &Settings) -> Option<TokenHash> {
-    jar.get(settings.cookie_name(USER_COOKIE))
-        .map(|c| TokenHash::of(c.value()))
-}
-
-/// This browser's wristband: put it on after a successful sign-in, take it
-/// off at logout. A request guard; it never fails.
-///
-/// ```no_run
-/// # use rocket::post;
-/// use wristband::auth::{User, Wristband};
-/// use wristband::error::Error;
-///
-/// #[post("/bye")]
-/// async fn bye(wristband: Wristband<'_>) -> Result<&'static str, Error> {
-///     wristband.take_off().await?;
-///     Ok("logged out")
-/// }
-/// ```
-pub struct Wristband<'r> {
+/// This browser's wristband: put on after a successful sign-in, taken off
+/// at logout. The [`crate::Authenticator`] holds one and applies the rules'
+/// outcomes through it: the only place cookies of a session change.
+pub struct Band<'r> {
     jar: &'r CookieJar<'r>,
-    db: &'r AnyPool,
+    db: &'r DbPool,
     settings: &'r Settings,
-    clock: &'r Clock,
+    now: i64,
     pending: &'r Pending,
     current: Option<CurrentSession>,
 }
 
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Wristband<'r> {
-    type Error = Error;
-
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let Managed {
-            db,
-            settings,
-            clock,
-        } = match Managed::of(req.rocket()) {
-            Ok(managed) => managed,
-            Err(e) => return Outcome::Error((Status::InternalServerError, e)),
+impl<'r> Band<'r> {
+    /// This request's band. Call after the user was looked up (or the
+    /// lookup failed: a logout must still take the cookies off).
+    pub(crate) fn of(req: &'r Request<'_>, managed: &Managed<'r>) -> Band<'r> {
+        let current = match Presence::of(req) {
+            Presence::SignedIn(session) => Some(session),
+            Presence::Anonymous | Presence::Unavailable => None,
         };
-        // A database that cannot say who this is must not stop a logout
-        // from taking the cookies off; `take_off` reports the failure.
-        let current = signed_in(req)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.session.clone());
-        Outcome::Success(Wristband {
+        Band {
             jar: req.cookies(),
-            db,
-            settings,
-            clock,
+            db: managed.db,
+            settings: managed.settings,
+            now: managed.clock.now(),
             pending: Pending::of(req),
             current,
-        })
+        }
     }
 }
 
-impl Wristband<'_> {
+impl Band<'_> {
     /// Logs the browser in as `user` from the next request on, and records
     /// that the password was just typed (fresh). `remember` makes the
     /// wristband outlast the browser for `remember_days`; otherwise it ends
     /// with the browser, or after `session_idle_hours` unused.
-    pub fn put_on(&self, user: &User, remember: bool) {
+    pub fn put_on(&self, user_id: &str, remember: bool) {
         // Read before the new cookie is added: the jar then answers with it.
         let replaces = self
             .current
             .is_some()
             .then(|| presented_token(self.jar, self.settings))
             .flatten();
-        cookie::login_user(self.jar, user, remember, self.settings, self.clock.now());
+        cookie::login_user(self.jar, user_id, remember, self.settings, self.now);
         self.pending.set(Issue {
-            user_id: user.id,
+            user_id: user_id.to_string(),
             remembered: remember,
             replaces,
         });
     }
 
     /// Records a fresh password check in this browser (for `/reauth`).
-    pub fn mark_fresh(&self, user: &User) {
-        cookie::mark_fresh(self.jar, user, self.settings, self.clock.now());
+    pub fn mark_fresh(&self, user_id: &str) {
+        cookie::mark_fresh(self.jar, user_id, self.settings, self.now);
     }
 
     /// Logs the browser out: its registry entry ends, so the same cookie
@@ -166,45 +134,34 @@ impl Wristband<'_> {
     }
 }
 
-/// The response fairing that registers the wristbands [`Wristband::put_on`]
-/// issued (see the module's documentation for why it has to be here).
-pub struct Registrar;
-
-#[rocket::async_trait]
-impl Fairing for Registrar {
-    fn info(&self) -> Info {
-        Info {
-            name: "wristband registry",
-            kind: Kind::Response,
-        }
-    }
-
-    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let Some(settings) = req.rocket().state::<Settings>() else {
-            return;
-        };
-        let name = settings.cookie_name(USER_COOKIE);
-        // Most responses issue no wristband; only look further if one does.
-        let Some(value) = issued_value(res, name) else {
-            return;
-        };
-        let Some(issue) = Pending::of(req).take() else {
-            // Set without `put_on`: never registered, so never honoured.
-            log::warn!("a {name} cookie was set outside Wristband::put_on");
-            return;
-        };
-        if let Err(e) = register(req, &value, &issue).await {
-            log::error!(
-                "{} {}: registering a wristband failed: {e}",
-                req.method(),
-                req.uri()
-            );
-            match e.respond_to(req) {
-                Ok(failed) => *res = failed,
-                Err(status) => {
-                    res.set_status(status);
-                    res.remove_header("Set-Cookie");
-                }
+/// Registers the wristband [`Band::put_on`] issued in this response, from
+/// the wristband fairing's response hook (see the module's documentation
+/// for why it has to be there).
+pub(crate) async fn register_issued<'r>(req: &'r Request<'_>, res: &mut Response<'r>) {
+    let Some(settings) = req.rocket().state::<Settings>() else {
+        return;
+    };
+    let name = settings.cookie_name(settings.cookies.user);
+    // Most responses issue no wristband; only look further if one does.
+    let Some(value) = issued_value(res, name) else {
+        return;
+    };
+    let Some(issue) = Pending::of(req).take() else {
+        // Set without `put_on`: never registered, so never honoured.
+        log::warn!("a {name} cookie was set outside Band::put_on");
+        return;
+    };
+    if let Err(e) = register(req, &value, &issue).await {
+        log::error!(
+            "{} {}: registering a wristband failed: {e}",
+            req.method(),
+            req.uri()
+        );
+        match e.respond_to(req) {
+            Ok(failed) => *res = failed,
+            Err(status) => {
+                res.set_status(status);
+                res.remove_header("Set-Cookie");
             }
         }
     }
@@ -246,7 +203,7 @@ async fn register(req: &Request<'_>, value: &str, issue: &Issue) -> Result<(), E
     sessions::create(
         db,
         &NewSession {
-            user_id: issue.user_id,
+            user_id: &issue.user_id,
             token: &token,
             remembered: issue.remembered,
             now,

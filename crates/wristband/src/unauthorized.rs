@@ -1,18 +1,20 @@
 //! The one place that answers "you may not see this yet": anonymous
-//! visitors go to the login page, stale sessions to `/reauth`, and API
-//! clients get JSON 401, never a redirect.
+//! visitors go to the login page, stale sessions to the reauth page, and
+//! API clients get JSON 401, never a redirect.
 
-use rocket::http::{Method, Status};
+use rocket::http::Method;
 use rocket::request::Request;
 use rocket::response::{Flash, Redirect};
+use rocket::serde::json::{json, Json, Value};
 
-use crate::auth::cookie;
-use crate::auth::guard::current_user;
-use crate::auth::redirect::SafeRedirect;
-use crate::config::Settings;
-use crate::error::{self, ErrorResponse};
+use crate::cookie;
+use crate::guard::Presence;
+use crate::redirect::SafeRedirect;
+use crate::settings::Settings;
 
+/// The flash message shown on the login page after a redirect to it.
 pub const LOGIN_MESSAGE: &str = "Please log in to access this page.";
+/// The flash message shown on the reauth page after a redirect to it.
 pub const REAUTH_MESSAGE: &str = "Please reauthenticate to access this page.";
 
 /// Where to come back to after logging in: the page itself for GET, and
@@ -70,27 +72,46 @@ fn redirect_with_next(page: &str, next: Option<SafeRedirect>) -> Redirect {
     }
 }
 
+/// What the 401 catcher answers: JSON for API requests, a redirect with a
+/// flash message for pages.
+#[derive(rocket::Responder)]
+pub enum Unauthorized {
+    /// `{"error": "unauthorized"}`, status 401.
+    #[response(status = 401)]
+    Json(Json<Value>),
+    /// To the login or reauth page, with `?next=`.
+    Redirect(Flash<Redirect>),
+}
+
+/// The 401 catcher wristband registers: every guard refusal ends here.
 #[rocket::catch(401)]
-pub async fn unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, ErrorResponse> {
-    let identity = current_user(req).await;
+pub fn unauthorized(req: &Request<'_>) -> Unauthorized {
+    let fallback = Settings::default();
+    let settings = req.rocket().state::<Settings>().unwrap_or(&fallback);
+    let presence = Presence::of(req);
     // Rocket drops the cookie changes a failed request made before its
     // catcher runs; a wristband that was ended, expired or names a gone or
     // deactivated user must still come off, for pages and the API alike.
-    if let (Ok(None), Some(settings)) = (&identity, req.rocket().state::<Settings>()) {
-        if cookie::session_user_id(req.cookies(), settings).is_some() {
-            cookie::logout_user(req.cookies(), settings);
-        }
+    if matches!(presence, Presence::Anonymous)
+        && cookie::session_user_id(req.cookies(), settings).is_some()
+    {
+        cookie::logout_user(req.cookies(), settings);
     }
-    if error::wants_json(req) {
-        return Err(ErrorResponse::new(Status::Unauthorized));
+    if settings.wants_json(req) {
+        return Unauthorized::Json(Json(json!({ "error": "unauthorized" })));
     }
     let next = return_target(req);
-    let flash = match identity {
+    Unauthorized::Redirect(match presence {
         // Signed in, yet refused: the session is not fresh enough.
-        Ok(Some(_)) => Flash::warning(redirect_with_next("/reauth", next), REAUTH_MESSAGE),
-        _ => Flash::warning(redirect_with_next("/login", next), LOGIN_MESSAGE),
-    };
-    Ok(flash)
+        Presence::SignedIn(_) => Flash::warning(
+            redirect_with_next(&settings.reauth_path, next),
+            REAUTH_MESSAGE,
+        ),
+        _ => Flash::warning(
+            redirect_with_next(&settings.login_path, next),
+            LOGIN_MESSAGE,
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use crate::error::Error;
-use crate::users::{self, User};
+use crate::store::StoreError;
 
 /// SHA-256 of a `user_id` cookie's value, in hex: what the registry is
 /// keyed by.
@@ -25,6 +25,7 @@ impl TokenHash {
         TokenHash(crate::hex::encode(&Sha256::digest(cookie_value.as_bytes())))
     }
 
+    /// The hash, in hex.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -60,6 +61,7 @@ impl PublicId {
         crate::hex::is_id(raw).then(|| PublicId(raw.to_string()))
     }
 
+    /// The id, in hex.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -74,56 +76,69 @@ impl fmt::Display for PublicId {
 /// A wristband about to be registered.
 #[derive(Debug)]
 pub struct NewSession<'a> {
-    pub user_id: i64,
+    /// The user's id, as text.
+    pub user_id: &'a str,
+    /// The hash of the cookie's value.
     pub token: &'a TokenHash,
+    /// A "remember me" wristband.
     pub remembered: bool,
+    /// When it is issued.
     pub now: i64,
+    /// When it ends unless used (browser-session) or at all (remembered).
     pub expires_at: i64,
+    /// The address it was issued to ('' if unknown).
     pub client_ip: &'a str,
+    /// The browser's user agent, sanitized ('' if none).
     pub user_agent: &'a str,
 }
 
 /// The live session behind this request's wristband.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentSession {
+    /// The row's id (never shown).
     pub id: i64,
+    /// What pages name it by.
     pub public_id: PublicId,
+    /// A "remember me" wristband.
     pub remembered: bool,
+    /// When it was last recorded as used.
     pub last_seen: i64,
-}
-
-/// A signed-in request: the user and the session that vouches for them.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: User,
-    pub session: CurrentSession,
 }
 
 /// One row of "Where you're signed in".
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The row's id (never shown).
     pub id: i64,
+    /// What pages name it by, and end it by.
     pub public_id: PublicId,
+    /// A "remember me" wristband.
     pub remembered: bool,
+    /// When it was issued.
     pub created_at: i64,
+    /// When it was last recorded as used (at most every five minutes).
     pub last_seen: i64,
+    /// When it ends unless used again (browser-session) or at all.
     pub expires_at: i64,
+    /// The address it was issued to ('' if unknown).
     pub client_ip: String,
+    /// The browser's user agent at login ('' if none).
     pub user_agent: String,
 }
 
 /// A row's `public_id`: only ever written by [`create`], so anything else in
 /// it is corruption, reported rather than trusted.
-fn stored_public_id(row: &sqlx::any::AnyRow) -> Result<PublicId, Error> {
-    let stored: String = row.try_get("public_id")?;
-    PublicId::parse(&stored).ok_or_else(|| Error::Corrupt(format!("stored session id {stored:?}")))
+fn stored_public_id(row: &sqlx::any::AnyRow, column: &str) -> Result<PublicId, StoreError> {
+    let stored: String = row.try_get(column)?;
+    PublicId::parse(&stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("stored session id {stored:?}")))
 }
 
 /// Registers a wristband; returns its public id.
 pub async fn create(db: &AnyPool, new: &NewSession<'_>) -> Result<PublicId, Error> {
     let public_id = PublicId::random();
     sqlx::query(
-        "INSERT INTO sessions (public_id, token_hash, user_id, remembered, created_at, \
+        "INSERT INTO wristband_sessions (public_id, token_hash, user_id, remembered, created_at, \
                                last_seen, expires_at, client_ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)",
     )
@@ -140,51 +155,45 @@ pub async fn create(db: &AnyPool, new: &NewSession<'_>) -> Result<PublicId, Erro
     Ok(public_id)
 }
 
-/// The per-request lookup behind the guards, in one round trip: the active
-/// user named by the cookie, if the registry holds a live row for exactly
-/// this cookie and that user.
-///
-/// Takes any executor: the pool, or a connection from
-/// [`crate::db::DbPool::quick`].
-pub async fn find_signed_in<'e, E>(
-    db: E,
-    user_id: i64,
+/// The live registry row for exactly this cookie and user, if there is one.
+/// (A [`crate::UserStore`] whose users share the database can do this and
+/// load the user in one query: see [`crate::Table`].)
+pub async fn find_live(
+    db: &mut sqlx::AnyConnection,
+    user_id: &str,
     token: &TokenHash,
     now: i64,
-) -> Result<Option<SignedIn>, Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+) -> Result<Option<CurrentSession>, StoreError> {
     let row = sqlx::query(
-        "SELECT u.id, u.username, s.id AS session_id, s.public_id, s.remembered, s.last_seen \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.user_id = $2 AND s.expires_at > $3 \
-           AND u.deactivated_at IS NULL",
+        "SELECT id AS wb_session_id, public_id AS wb_public_id, remembered AS wb_remembered, \
+                last_seen AS wb_last_seen \
+         FROM wristband_sessions WHERE token_hash = $1 AND user_id = $2 AND expires_at > $3",
     )
     .bind(token.as_str())
     .bind(user_id)
     .bind(now)
     .fetch_optional(db)
     .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    Ok(Some(SignedIn {
-        user: users::user_from_row(&row)?,
-        session: CurrentSession {
-            id: row.try_get("session_id")?,
-            public_id: stored_public_id(&row)?,
-            remembered: row.try_get::<i64, _>("remembered")? == 1,
-            last_seen: row.try_get("last_seen")?,
-        },
-    }))
+    row.as_ref().map(current_from_row).transpose()
+}
+
+/// The session in a row's `wb_session_id`, `wb_public_id`, `wb_remembered`
+/// and `wb_last_seen` columns, as [`find_live`] and [`crate::Table`] select
+/// them.
+pub fn current_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentSession, StoreError> {
+    Ok(CurrentSession {
+        id: row.try_get("wb_session_id")?,
+        public_id: stored_public_id(row, "wb_public_id")?,
+        remembered: row.try_get::<i64, _>("wb_remembered")? == 1,
+        last_seen: row.try_get("wb_last_seen")?,
+    })
 }
 
 /// Records that a session was used at `now`. A browser-session wristband's
 /// idle expiry moves with it; a remembered one keeps its fixed end.
 pub async fn touch(db: &AnyPool, session_id: i64, now: i64, idle_secs: i64) -> Result<(), Error> {
     sqlx::query(
-        "UPDATE sessions SET last_seen = $2, \
+        "UPDATE wristband_sessions SET last_seen = $2, \
                 expires_at = CASE WHEN remembered = 0 THEN $3 ELSE expires_at END \
          WHERE id = $1",
     )
@@ -198,7 +207,7 @@ pub async fn touch(db: &AnyPool, session_id: i64, now: i64, idle_secs: i64) -> R
 
 /// Ends the session registered for this cookie hash (logout).
 pub async fn end_by_token(db: &AnyPool, token: &TokenHash) -> Result<(), Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+    sqlx::query("DELETE FROM wristband_sessions WHERE token_hash = $1")
         .bind(token.as_str())
         .execute(db)
         .await?;
@@ -207,8 +216,8 @@ pub async fn end_by_token(db: &AnyPool, token: &TokenHash) -> Result<(), Error> 
 
 /// Ends one of `user_id`'s sessions; `false` if that user has no live
 /// session by this id (another user's id changes nothing).
-pub async fn end(db: &AnyPool, user_id: i64, public_id: &PublicId) -> Result<bool, Error> {
-    let ended = sqlx::query("DELETE FROM sessions WHERE public_id = $1 AND user_id = $2")
+pub async fn end(db: &AnyPool, user_id: &str, public_id: &PublicId) -> Result<bool, Error> {
+    let ended = sqlx::query("DELETE FROM wristband_sessions WHERE public_id = $1 AND user_id = $2")
         .bind(public_id.as_str())
         .bind(user_id)
         .execute(db)
@@ -218,8 +227,8 @@ pub async fn end(db: &AnyPool, user_id: i64, public_id: &PublicId) -> Result<boo
 }
 
 /// Ends every session of `user_id` but `keep`; returns how many ended.
-pub async fn end_others(db: &AnyPool, user_id: i64, keep: i64) -> Result<u64, Error> {
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+pub async fn end_others(db: &AnyPool, user_id: &str, keep: i64) -> Result<u64, Error> {
+    let ended = sqlx::query("DELETE FROM wristband_sessions WHERE user_id = $1 AND id <> $2")
         .bind(user_id)
         .bind(keep)
         .execute(db)
@@ -228,12 +237,14 @@ pub async fn end_others(db: &AnyPool, user_id: i64, keep: i64) -> Result<u64, Er
     Ok(ended)
 }
 
-/// Ends every session of `user_id`; returns how many ended.
-pub async fn end_all<'e, E>(db: E, user_id: i64) -> Result<u64, Error>
+/// Ends every session of `user_id`; returns how many ended. Takes any
+/// executor, so a host can end them in the transaction that deactivates
+/// the account.
+pub async fn end_all<'e, E>(db: E, user_id: &str) -> Result<u64, Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+    let ended = sqlx::query("DELETE FROM wristband_sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(db)
         .await?
@@ -243,11 +254,11 @@ where
 
 /// `user_id`'s sessions that are live at `now` (pass `i64::MIN` for every
 /// registered one), most recently used first.
-pub async fn list(db: &AnyPool, user_id: i64, now: i64) -> Result<Vec<Session>, Error> {
+pub async fn list(db: &AnyPool, user_id: &str, now: i64) -> Result<Vec<Session>, Error> {
     let rows = sqlx::query(
         "SELECT id, public_id, remembered, created_at, last_seen, expires_at, client_ip, \
                 user_agent \
-         FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+         FROM wristband_sessions WHERE user_id = $1 AND expires_at > $2 \
          ORDER BY last_seen DESC, id DESC",
     )
     .bind(user_id)
@@ -258,7 +269,7 @@ pub async fn list(db: &AnyPool, user_id: i64, now: i64) -> Result<Vec<Session>, 
         .map(|row| {
             Ok(Session {
                 id: row.try_get("id")?,
-                public_id: stored_public_id(row)?,
+                public_id: stored_public_id(row, "public_id")?,
                 remembered: row.try_get::<i64, _>("remembered")? == 1,
                 created_at: row.try_get("created_at")?,
                 last_seen: row.try_get("last_seen")?,
@@ -275,8 +286,8 @@ pub async fn list(db: &AnyPool, user_id: i64, now: i64) -> Result<Vec<Session>, 
 /// `limit` go.
 pub async fn prune_expired(db: &AnyPool, now: i64, limit: u32) -> Result<u64, Error> {
     let pruned = sqlx::query(
-        "DELETE FROM sessions WHERE id IN \
-         (SELECT id FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
+        "DELETE FROM wristband_sessions WHERE id IN \
+         (SELECT id FROM wristband_sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
     )
     .bind(now)
     .bind(i64::from(limit))

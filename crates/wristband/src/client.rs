@@ -19,6 +19,7 @@ pub struct ClientInfo {
     pub ip: Option<String>,
     /// What per-address limits count by.
     pub key: Option<ClientKey>,
+    /// The browser's user agent, sanitized for display and logs.
     pub user_agent: Option<String>,
 }
 
@@ -28,7 +29,7 @@ pub struct ClientInfo {
 /// fresh budgets.
 ///
 /// ```
-/// use wristband::auth::ClientKey;
+/// use wristband::ClientKey;
 /// let a = ClientKey::from_ip("2001:db8:1:2::7".parse().unwrap());
 /// let b = ClientKey::from_ip("2001:db8:1:2:ffff::1".parse().unwrap());
 /// assert_eq!(a, b);
@@ -64,6 +65,7 @@ impl ClientKey {
         (key.0 == text).then_some(key)
     }
 
+    /// The key, as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -8,11 +8,9 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use subtle::ConstantTimeEq;
 
-use crate::auth::cookie;
-use crate::config::{CookieName, Settings};
+use crate::cookie;
+use crate::settings::Settings;
 
-/// The browser's secret, hex, in a private browser-session cookie.
-pub const CSRF_COOKIE: CookieName = CookieName::new("csrf", "__Host-csrf");
 const SECRET_LEN: usize = 32;
 
 /// The token to put in a form's hidden `csrf_token` field. Each render masks
@@ -22,6 +20,7 @@ const SECRET_LEN: usize = 32;
 pub struct CsrfToken(String);
 
 impl CsrfToken {
+    /// The token, for the form field.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -32,7 +31,7 @@ impl CsrfToken {
 /// itself can be measured and reused outside a request.
 ///
 /// ```
-/// use wristband::auth::CsrfSecret;
+/// use wristband::CsrfSecret;
 /// let secret = CsrfSecret::random();
 /// let token = secret.token();
 /// assert!(secret.accepts(token.as_str()));
@@ -72,7 +71,7 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a CsrfSecret {
         let fallback = Settings::default();
         let settings = req.rocket().state::<Settings>().unwrap_or(&fallback);
         if let Some(secret) = jar
-            .get_private(settings.cookie_name(CSRF_COOKIE))
+            .get_private(settings.cookie_name(settings.cookies.csrf))
             .and_then(|c| crate::hex::decode(c.value()))
         {
             if let Ok(secret) = <[u8; SECRET_LEN]>::try_from(secret) {
@@ -86,7 +85,7 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a CsrfSecret {
 }
 
 fn set_secret(jar: &CookieJar<'_>, settings: &Settings, secret: &CsrfSecret) {
-    let mut cookie = cookie::cookie(CSRF_COOKIE, crate::hex::encode(&secret.0), settings);
+    let mut cookie = cookie::cookie(settings.cookies.csrf, crate::hex::encode(&secret.0), settings);
     cookie.set_expires(cookie::BROWSER_SESSION);
     jar.add_private(cookie);
 }
@@ -98,9 +97,9 @@ fn set_secret(jar: &CookieJar<'_>, settings: &Settings, secret: &CsrfSecret) {
 ///
 /// ```no_run
 /// # use rocket::http::CookieJar;
-/// # use wristband::config::Settings;
+/// # use wristband::Settings;
 /// # fn signed_in(jar: &CookieJar<'_>, settings: &Settings) {
-/// wristband::auth::csrf::rotate(jar, settings);
+/// wristband::csrf::rotate(jar, settings);
 /// # }
 /// ```
 pub fn rotate(jar: &CookieJar<'_>, settings: &Settings) {
@@ -133,7 +132,7 @@ fn matches(secret: &[u8; SECRET_LEN], submitted: &str) -> bool {
 ///
 /// ```no_run
 /// # use rocket::get;
-/// use wristband::auth::CsrfToken;
+/// use wristband::CsrfToken;
 /// #[get("/form")]
 /// fn form(csrf: CsrfToken) -> String {
 ///     format!(r#"<input type="hidden" name="csrf_token" value="{}">"#, csrf.as_str())
@@ -156,7 +155,7 @@ pub fn token_for(req: &Request<'_>) -> CsrfToken {
 
 /// Whether `jar` already holds a CSRF secret (tests and diagnostics).
 pub fn has_secret(jar: &CookieJar<'_>, settings: &Settings) -> bool {
-    jar.get_private(settings.cookie_name(CSRF_COOKIE)).is_some()
+    jar.get_private(settings.cookie_name(settings.cookies.csrf)).is_some()
 }
 
 /// Whether every field name and value of a URL-encoded body percent-decodes
@@ -181,7 +180,7 @@ fn fields_are_text(body: &str) -> bool {
 ///
 /// ```no_run
 /// # use rocket::{post, FromForm};
-/// use wristband::auth::CsrfForm;
+/// use wristband::CsrfForm;
 /// #[derive(FromForm)]
 /// struct Comment { text: String }
 ///
@@ -194,6 +193,7 @@ fn fields_are_text(body: &str) -> bool {
 pub struct CsrfForm<T>(T);
 
 impl<T> CsrfForm<T> {
+    /// The form, checked.
     pub fn into_inner(self) -> T {
         self.0
     }

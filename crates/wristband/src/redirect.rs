@@ -25,7 +25,7 @@ impl SafeRedirect {
     /// each percent-decoded reading of it (`/%2F%2Fevil`).
     ///
     /// ```
-    /// use wristband::auth::SafeRedirect;
+    /// use wristband::SafeRedirect;
     /// assert!(SafeRedirect::parse("/profile?tab=1").is_some());
     /// assert!(SafeRedirect::parse("//evil.example").is_none());
     /// assert!(SafeRedirect::parse("/\\evil.example").is_none());
@@ -59,6 +59,7 @@ impl SafeRedirect {
             .unwrap_or_else(|| SafeRedirect("/".into()))
     }
 
+    /// The path, as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -8,8 +8,8 @@
 //! before its password is checked, and the place becomes the outcome after.
 
 use crate::attempts::{self, Attempt, FailureScope, Reservation};
-use crate::auth::ClientKey;
-use crate::config::Settings;
+use crate::ClientKey;
+use crate::settings::Settings;
 use crate::db::DbPool;
 use crate::error::Error;
 use crate::registrations::{self, Place};
@@ -20,7 +20,7 @@ pub const REGISTRATION_WINDOW_SECS: i64 = 3600;
 /// The key failures are counted under: the username as typed, lower-cased
 /// (usernames are unique without regard to case), and cut short so junk
 /// input cannot bloat the table.
-pub fn username_key(typed: &str) -> String {
+pub fn login_key(typed: &str) -> String {
     typed.chars().take(64).collect::<String>().to_lowercase()
 }
 
@@ -48,7 +48,7 @@ fn budgets<'a>(settings: &Settings, attempt: &Attempt<'a>) -> Vec<(FailureScope<
         )];
     }
     let mut budgets = vec![(
-        FailureScope::Username(attempt.username_key),
+        FailureScope::Login(attempt.login_key),
         settings.max_failed_logins,
     )];
     if let Some(client) = attempt.client_key {
@@ -157,7 +157,7 @@ mod tests {
     fn attempt<'a>(device: Option<&'a str>, client_key: Option<&'a str>) -> Attempt<'a> {
         Attempt {
             user_id: Some(1),
-            username_key: "ada",
+            login_key: "ada",
             client_ip: client_key,
             client_key,
             user_agent: None,
@@ -173,13 +173,13 @@ mod tests {
         assert_eq!(
             budgets(&settings, &attempt(None, Some("203.0.113.7"))),
             [
-                (FailureScope::Username("ada"), 5),
+                (FailureScope::Login("ada"), 5),
                 (FailureScope::Client("203.0.113.7"), 50)
             ]
         );
         assert_eq!(
             budgets(&settings, &attempt(None, None)),
-            [(FailureScope::Username("ada"), 5)]
+            [(FailureScope::Login("ada"), 5)]
         );
     }
 
@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn keys_ignore_case_and_are_bounded() {
-        assert_eq!(username_key("Ada.Lovelace"), "ada.lovelace");
-        assert_eq!(username_key(&"X".repeat(500)).len(), 64);
+        assert_eq!(login_key("Ada.Lovelace"), "ada.lovelace");
+        assert_eq!(login_key(&"X".repeat(500)).len(), 64);
     }
 }

@@ -1,21 +1,20 @@
 //! Keeping stored history bounded: what is older than `history_days` goes.
 //!
 //! [`prune`] is the one place that decides what expires; the background task
-//! ([`stage`]) and `wristband users prune` both call it. Whatever else comes
+//! (started by the fairing at liftoff) and the host's tools call it. Whatever else comes
 //! to need expiring (sessions, tokens) adds a line there and a count to
 //! [`Pruned`].
 
 use std::time::Duration;
 
-use rocket::fairing::AdHoc;
 use rocket::tokio::{self, time};
-use rocket_db_pools::Database;
+use rocket::{Orbit, Rocket};
 use sqlx::AnyPool;
 
 use crate::attempts;
 use crate::clock::Clock;
-use crate::config::Settings;
-use crate::db::Db;
+use crate::settings::Settings;
+use crate::db::DbPool;
 use crate::error::Error;
 use crate::sessions;
 
@@ -47,7 +46,7 @@ impl Pruned {
 /// database in between.
 ///
 /// ```no_run
-/// # async fn demo(db: &sqlx::AnyPool, settings: &wristband::config::Settings) -> Result<(), wristband::error::Error> {
+/// # async fn demo(db: &sqlx::AnyPool, settings: &wristband::Settings) -> Result<(), wristband::Error> {
 /// let pruned = wristband::retention::prune(db, settings, wristband::Clock::system().now()).await?;
 /// println!("{} login attempts removed", pruned.login_attempts);
 /// # Ok(()) }
@@ -79,19 +78,18 @@ pub async fn prune(db: &AnyPool, settings: &Settings, now: i64) -> Result<Pruned
 /// and ends at shutdown (also in the middle of a pruning: each batch is one
 /// statement, so stopping between two loses nothing). Several instances on
 /// one database each prune; deleting what another deleted is a no-op.
-pub fn stage() -> AdHoc {
-    AdHoc::on_liftoff("wristband retention", |rocket| {
-        Box::pin(async move {
+pub(crate) fn start(rocket: &Rocket<Orbit>) {
+    {
+        {
             let (Some(db), Some(settings), Some(clock)) = (
-                Db::fetch(rocket),
+                rocket.state::<DbPool>(),
                 rocket.state::<Settings>(),
                 rocket.state::<Clock>(),
             ) else {
                 log::error!("retention: the database, settings or clock is not attached");
                 return;
             };
-            let db: &AnyPool = db;
-            let db = db.clone();
+            let db: AnyPool = (**db).clone();
             let settings = settings.clone();
             let clock = clock.clone();
             let mut shutdown = rocket.shutdown();
@@ -119,6 +117,6 @@ pub fn stage() -> AdHoc {
                     }
                 }
             });
-        })
-    })
+        }
+    }
 }

@@ -27,13 +27,13 @@ pub async fn reserve(
     limit: u32,
 ) -> Result<Option<Place>, Error> {
     // Rows past every window are of no more use: the table stays one hour.
-    sqlx::query("DELETE FROM registrations WHERE at <= $1")
+    sqlx::query("DELETE FROM wristband_registrations WHERE at <= $1")
         .bind(since)
         .execute(&**db)
         .await?;
     let query = sqlx::query(
-        "INSERT INTO registrations (client_key, at) SELECT $1, $2 \
-         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM registrations \
+        "INSERT INTO wristband_registrations (client_key, at) SELECT $1, $2 \
+         WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM wristband_registrations \
                                       WHERE client_key = $1 AND at > $3 LIMIT $4) AS counted) < $4 \
          RETURNING id",
     )
@@ -53,7 +53,7 @@ pub async fn reserve(
 
 /// Gives a place back: the name was taken, or hashing failed.
 pub async fn release(db: &AnyPool, place: Place) -> Result<(), Error> {
-    sqlx::query("DELETE FROM registrations WHERE id = $1")
+    sqlx::query("DELETE FROM wristband_registrations WHERE id = $1")
         .bind(place.id)
         .execute(db)
         .await?;
@@ -69,7 +69,7 @@ pub async fn recent(
     limit: u32,
 ) -> Result<Vec<i64>, Error> {
     let rows = sqlx::query(
-        "SELECT at FROM registrations WHERE client_key = $1 AND at > $2 ORDER BY at DESC LIMIT $3",
+        "SELECT at FROM wristband_registrations WHERE client_key = $1 AND at > $2 ORDER BY at DESC LIMIT $3",
     )
     .bind(client_key)
     .bind(since)

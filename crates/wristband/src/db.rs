@@ -11,28 +11,22 @@
 //!   `COALESCE(col, 0)` (or `''`) and map the sentinel back.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rocket::fairing::{self, AdHoc};
 use rocket::figment::Figment;
 use rocket::tokio::sync::{Semaphore, SemaphorePermit};
-use rocket::{Build, Rocket};
-use rocket_db_pools::Database;
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor};
 
-/// The `wristband` database, configured as `databases.wristband`.
-#[derive(Database)]
-#[database("wristband")]
-pub struct Db(DbPool);
-
 /// Which SQL dialect a URL speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// `sqlite:` URLs.
     Sqlite,
+    /// `postgres:` and `postgresql:` URLs.
     Postgres,
 }
 
@@ -49,18 +43,31 @@ impl Backend {
     }
 }
 
-/// An `AnyPool` that knows its backend. rocket_db_pools' own sqlx support
-/// only tunes SQLite when the pool type is `SqlitePool`, so this wrapper
-/// does it for `Any`: create the file on first run, WAL, a busy timeout.
+/// An `AnyPool` that knows its backend: the pool type of the database
+/// wristband is attached to. Declare your database with it:
+///
+/// ```
+/// use rocket_db_pools::Database;
+///
+/// #[derive(Database)]
+/// #[database("notes")]
+/// struct Db(wristband::DbPool);
+/// ```
+///
+/// rocket_db_pools' own sqlx support only tunes SQLite when the pool type is
+/// `SqlitePool`, so this wrapper does it for `Any`: create the file on first
+/// run, WAL, a busy timeout. Cloning it is cheap and shares the pool.
+#[derive(Clone)]
 pub struct DbPool {
     pool: AnyPool,
     backend: Backend,
-    quick: QuickConnections,
+    quick: Arc<QuickConnections>,
     /// `connect_timeout`: how long a request may wait on the database.
     timeout: Duration,
 }
 
 impl DbPool {
+    /// Which dialect the database speaks.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -288,7 +295,7 @@ impl rocket_db_pools::Pool for DbPool {
             Ok(pool) => Ok(DbPool {
                 pool,
                 backend,
-                quick: QuickConnections::new(),
+                quick: Arc::new(QuickConnections::new()),
                 timeout,
             }),
             Err(e) => {
@@ -343,38 +350,6 @@ async fn why_unreachable(
             ),
         )),
     }
-}
-
-async fn run_migrations(rocket: Rocket<Build>) -> fairing::Result {
-    // Without a pool, its own fairing has already said why; `Db::fetch`
-    // would add a misleading "fairing must be attached" error.
-    if rocket.state::<Db>().is_none() {
-        return Err(rocket);
-    }
-    let Some(db) = Db::fetch(&rocket) else {
-        return Err(rocket);
-    };
-    let migrator = match db.backend() {
-        Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
-        Backend::Postgres => sqlx::migrate!("migrations/postgres"),
-    };
-    let pool: &AnyPool = db;
-    match migrator.run(pool).await {
-        Ok(()) => Ok(rocket),
-        Err(e) => {
-            log::error!("database migrations failed: {e}");
-            Err(rocket)
-        }
-    }
-}
-
-/// Attaches the pool and, right after it, the migrations for its dialect.
-pub fn stage() -> AdHoc {
-    AdHoc::on_ignite("database", |rocket| async {
-        rocket
-            .attach(Db::init())
-            .attach(AdHoc::try_on_ignite("database migrations", run_migrations))
-    })
 }
 
 #[cfg(test)]

@@ -76,46 +76,57 @@ const COUNTED: &str = "('pending', 'wrong_password', 'unknown_user')";
 /// One attempt to record.
 #[derive(Debug, Clone)]
 pub struct Attempt<'a> {
-    pub user_id: Option<i64>,
-    pub username_key: &'a str,
+    /// The account's id as text, if the login named one.
+    pub user_id: Option<&'a str>,
+    /// The login as typed, lower-cased ([`crate::throttle::login_key`]).
+    pub login_key: &'a str,
     /// The full address, for the audit trail.
     pub client_ip: Option<&'a str>,
-    /// What per-address limits count by ([`crate::auth::ClientKey`]).
+    /// What per-address limits count by ([`crate::ClientKey`]).
     pub client_key: Option<&'a str>,
+    /// The browser's user agent, sanitized.
     pub user_agent: Option<&'a str>,
     /// The device id of a browser holding this account's device cookie:
     /// its attempts are charged to the device alone.
     pub device: Option<&'a str>,
+    /// What came of it.
     pub outcome: Outcome,
+    /// When.
     pub at: i64,
 }
 
 /// One recorded attempt, for history listings.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Recorded {
+    /// What came of it.
     #[serde(skip)]
     pub outcome: Outcome,
+    /// The outcome in words ([`Outcome::describe`]).
     pub outcome_text: &'static str,
+    /// The full client address, if known.
     pub client_ip: Option<String>,
+    /// The browser's user agent, if it sent one.
     pub user_agent: Option<String>,
+    /// When.
     pub at: i64,
 }
 
 // No NULL is ever bound: sqlx's Any driver sends a NULL to PostgreSQL typed
 // as INT4, and a statement prepared that way then rejects the text or
-// BIGINT bound on its next use. 0 and '' stand for "none" and NULLIF turns
-// them back into NULL. The values are $1..$8, in this order.
+// BIGINT bound on its next use. '' stands for "none" and NULLIF turns it
+// back into NULL where the column allows one. The values are $1..$8, in
+// this order.
 const COLUMNS: &str =
-    "user_id, username_key, client_ip, client_key, user_agent, device, outcome, at";
-const VALUES: &str = "NULLIF($1, 0), $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8";
+    "user_id, login_key, client_ip, client_key, user_agent, device, outcome, at";
+const VALUES: &str = "$1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8";
 
 fn bind_values<'q>(
     query: Query<'q, Any, AnyArguments<'q>>,
     attempt: &Attempt<'q>,
 ) -> Query<'q, Any, AnyArguments<'q>> {
     query
-        .bind(attempt.user_id.unwrap_or(0))
-        .bind(attempt.username_key)
+        .bind(attempt.user_id.unwrap_or(""))
+        .bind(attempt.login_key)
         .bind(attempt.client_ip.unwrap_or(""))
         .bind(attempt.client_key.unwrap_or(""))
         .bind(attempt.user_agent.unwrap_or(""))
@@ -124,8 +135,9 @@ fn bind_values<'q>(
         .bind(attempt.at)
 }
 
+/// Records a finished attempt (a logout, a registration's sign-in).
 pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
-    let sql = format!("INSERT INTO login_attempts ({COLUMNS}) VALUES ({VALUES})");
+    let sql = format!("INSERT INTO wristband_login_attempts ({COLUMNS}) VALUES ({VALUES})");
     bind_values(sqlx::query(&sql), attempt).execute(db).await?;
     Ok(())
 }
@@ -136,8 +148,8 @@ pub async fn record(db: &AnyPool, attempt: &Attempt<'_>) -> Result<(), Error> {
 /// `limit`.
 pub async fn prune_before(db: &AnyPool, cutoff: i64, limit: u32) -> Result<u64, Error> {
     let done = sqlx::query(
-        "DELETE FROM login_attempts WHERE id IN \
-         (SELECT id FROM login_attempts WHERE at < $1 ORDER BY at LIMIT $2)",
+        "DELETE FROM wristband_login_attempts WHERE id IN \
+         (SELECT id FROM wristband_login_attempts WHERE at < $1 ORDER BY at LIMIT $2)",
     )
     .bind(cutoff)
     .bind(i64::from(limit))
@@ -149,9 +161,9 @@ pub async fn prune_before(db: &AnyPool, cutoff: i64, limit: u32) -> Result<u64, 
 /// Whose attempts to count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureScope<'a> {
-    /// A username (lower-cased), tried from browsers without its device
+    /// A login name (lower-cased), tried from browsers without its device
     /// cookie, counted since the last such successful login.
-    Username(&'a str),
+    Login(&'a str),
     /// A client key, from browsers without a device cookie. Successes do
     /// not clear these: one valid account must not let a client keep
     /// guessing at others.
@@ -163,7 +175,7 @@ pub enum FailureScope<'a> {
 impl FailureScope<'_> {
     fn key(&self) -> &str {
         match self {
-            FailureScope::Username(key) | FailureScope::Client(key) | FailureScope::Device(key) => {
+            FailureScope::Login(key) | FailureScope::Client(key) | FailureScope::Device(key) => {
                 key
             }
         }
@@ -172,7 +184,7 @@ impl FailureScope<'_> {
     /// The column the key is in, and the name its lock goes by.
     fn column(&self) -> &'static str {
         match self {
-            FailureScope::Username(_) => "username_key",
+            FailureScope::Login(_) => "login_key",
             FailureScope::Client(_) => "client_key",
             FailureScope::Device(_) => "device",
         }
@@ -183,14 +195,14 @@ impl FailureScope<'_> {
     }
 
     /// The rows this scope counts, with its key in `$key` and the window's
-    /// start in `$since`. Each runs on an index (`username_key, at`,
+    /// start in `$since`. Each runs on an index (`login_key, at`,
     /// `client_key, at` or `device, at`).
     fn counted(&self, key: &str, since: &str) -> String {
         match self {
-            FailureScope::Username(_) => format!(
-                "username_key = {key} AND device = '' AND at > {since} AND outcome IN {COUNTED} \
-                 AND id > (SELECT COALESCE(MAX(id), 0) FROM login_attempts \
-                           WHERE username_key = {key} AND device = '' AND at > {since} \
+            FailureScope::Login(_) => format!(
+                "login_key = {key} AND device = '' AND at > {since} AND outcome IN {COUNTED} \
+                 AND id > (SELECT COALESCE(MAX(id), 0) FROM wristband_login_attempts \
+                           WHERE login_key = {key} AND device = '' AND at > {since} \
                              AND outcome = 'success')"
             ),
             FailureScope::Client(_) => format!(
@@ -231,13 +243,13 @@ pub async fn reserve(
         .map(|(i, (scope, _))| {
             let (key, limit) = (format!("${}", 10 + 2 * i), format!("${}", 11 + 2 * i));
             format!(
-                "(SELECT COUNT(*) FROM (SELECT 1 FROM login_attempts WHERE {} LIMIT {limit}) AS counted) < {limit}",
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM wristband_login_attempts WHERE {} LIMIT {limit}) AS counted) < {limit}",
                 scope.counted(&key, "$9")
             )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO login_attempts ({COLUMNS}) SELECT {VALUES} WHERE {} RETURNING id",
+        "INSERT INTO wristband_login_attempts ({COLUMNS}) SELECT {VALUES} WHERE {} RETURNING id",
         if conditions.is_empty() {
             "1 = 1".to_string()
         } else {
@@ -268,7 +280,7 @@ pub async fn resolve(
     reservation: Reservation,
     outcome: Outcome,
 ) -> Result<(), Error> {
-    sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
+    sqlx::query("UPDATE wristband_login_attempts SET outcome = $1 WHERE id = $2")
         .bind(outcome.as_str())
         .bind(reservation.id)
         .execute(db)
@@ -279,7 +291,7 @@ pub async fn resolve(
 /// Gives a place back unused: the password was never checked (say, the
 /// password threads were busy), so the attempt must not count.
 pub async fn cancel(db: &AnyPool, reservation: Reservation) -> Result<(), Error> {
-    sqlx::query("DELETE FROM login_attempts WHERE id = $1 AND outcome = 'pending'")
+    sqlx::query("DELETE FROM wristband_login_attempts WHERE id = $1 AND outcome = 'pending'")
         .bind(reservation.id)
         .execute(db)
         .await?;
@@ -295,7 +307,7 @@ pub async fn record_throttled(
     scope: FailureScope<'_>,
 ) -> Result<(), Error> {
     let recorded = format!(
-        "SELECT 1 FROM login_attempts WHERE {} = $9 AND at > $8 - 60 AND outcome = 'throttled'",
+        "SELECT 1 FROM wristband_login_attempts WHERE {} = $9 AND at > $8 - 60 AND outcome = 'throttled'",
         scope.column()
     );
     // The common case in a flood: recorded already. One plain read, no
@@ -312,7 +324,7 @@ pub async fn record_throttled(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO login_attempts ({COLUMNS}) SELECT {VALUES} WHERE NOT EXISTS ({recorded})"
+        "INSERT INTO wristband_login_attempts ({COLUMNS}) SELECT {VALUES} WHERE NOT EXISTS ({recorded})"
     );
     let throttled = Attempt {
         outcome: Outcome::Throttled,
@@ -333,7 +345,7 @@ pub async fn recent_failures(
     limit: u32,
 ) -> Result<Vec<i64>, Error> {
     let sql = format!(
-        "SELECT at FROM login_attempts WHERE {} ORDER BY at DESC LIMIT $3",
+        "SELECT at FROM wristband_login_attempts WHERE {} ORDER BY at DESC LIMIT $3",
         scope.counted("$1", "$2")
     );
     let rows = sqlx::query(&sql)
@@ -367,7 +379,7 @@ fn recorded_from_row(row: &sqlx::any::AnyRow) -> Result<Recorded, Error> {
 /// A user's most recent attempts of the given outcomes, newest first.
 pub async fn history(
     db: &AnyPool,
-    user_id: i64,
+    user_id: &str,
     outcomes: &[Outcome],
     limit: u32,
 ) -> Result<Vec<Recorded>, Error> {
@@ -379,7 +391,7 @@ pub async fn history(
     let rows = sqlx::query(&format!(
         // COALESCE, because the Any driver cannot type a NULL column.
         "SELECT outcome, COALESCE(client_ip, '') AS client_ip, \
-                COALESCE(user_agent, '') AS user_agent, at FROM login_attempts \
+                COALESCE(user_agent, '') AS user_agent, at FROM wristband_login_attempts \
          WHERE user_id = $1 AND outcome IN ({}) ORDER BY at DESC, id DESC LIMIT $2",
         wanted.join(", ")
     ))
@@ -402,3 +414,15 @@ pub const ALL: [Outcome; 9] = [
     Outcome::Logout,
     Outcome::Pending,
 ];
+
+/// Deletes `user_id`'s login history and sessions: for a host deleting the
+/// account (the library's tables have no foreign key to it). Takes any
+/// connection, so it can run in the host's transaction.
+pub async fn forget_user(db: &mut sqlx::AnyConnection, user_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM wristband_login_attempts WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    crate::sessions::end_all(&mut *db, user_id).await?;
+    Ok(())
+}

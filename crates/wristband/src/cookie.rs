@@ -7,19 +7,9 @@
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::time::{Duration, OffsetDateTime};
 
-use crate::auth::device::DeviceCookie;
-use crate::config::{CookieName, Settings};
-use crate::users::User;
-
-/// Holds only the user's id, encrypted and authenticated by Rocket.
-pub const USER_COOKIE: CookieName = CookieName::new("user_id", "__Host-user_id");
-/// Holds `<user id>:<unix time of the last password check>`. Always a
-/// browser-session cookie, so a session restored from a remembered
-/// `user_id` after the browser was closed is never fresh.
-pub const FRESH_COOKIE: CookieName = CookieName::new("fresh", "__Host-fresh");
-/// Holds `<user id>:<device id>` ([`DeviceCookie`]): long-lived, and kept
-/// at logout, because it identifies the browser, not the session.
-pub const DEVICE_COOKIE: CookieName = CookieName::new("device", "__Host-device");
+use crate::device::DeviceCookie;
+use crate::sessions::TokenHash;
+use crate::settings::{CookieName, Settings};
 
 /// "No expiry": a browser-session cookie. Saying so explicitly keeps Rocket
 /// from giving private cookies its default one-week `Expires`.
@@ -34,8 +24,8 @@ pub(crate) const BROWSER_SESSION: Option<OffsetDateTime> = None;
 /// the cookie off cross-site POSTs, and CSRF tokens guard the rest.
 ///
 /// ```
-/// use wristband::auth::cookie::cookie;
-/// use wristband::config::{CookieName, Settings};
+/// use wristband::cookie::cookie;
+/// use wristband::{CookieName, Settings};
 /// const DEVICE: CookieName = CookieName::new("device", "__Host-device");
 /// let c = cookie(DEVICE, "v".into(), &Settings::default());
 /// assert_eq!((c.name(), c.secure(), c.path()), ("__Host-device", Some(true), Some("/")));
@@ -52,17 +42,17 @@ pub fn cookie(name: CookieName, value: String, settings: &Settings) -> Cookie<'s
 /// Puts the wristband on: the browser is logged in as `user` from the next
 /// request on. `remember` makes it outlast the browser session for
 /// `remember_days`; otherwise it is a browser-session cookie (no `Expires`).
-/// A password login is fresh as of `now`. Only [`crate::auth::Wristband`]
+/// A password login is fresh as of `now`. Only [`crate::band::Band`]
 /// calls this: a cookie set any other way is never registered, so never
 /// honoured.
 pub(crate) fn login_user(
     jar: &CookieJar<'_>,
-    user: &User,
+    user_id: &str,
     remember: bool,
     settings: &Settings,
     now: i64,
 ) {
-    let mut wristband = cookie(USER_COOKIE, user.id.to_string(), settings);
+    let mut wristband = cookie(settings.cookies.user, user_id.to_string(), settings);
     if remember {
         let lifetime = Duration::seconds(settings.remember_secs());
         wristband.set_max_age(lifetime);
@@ -73,12 +63,12 @@ pub(crate) fn login_user(
         wristband.set_expires(BROWSER_SESSION);
     }
     jar.add_private(wristband);
-    mark_fresh(jar, user, settings, now);
+    mark_fresh(jar, user_id, settings, now);
 }
 
 /// Records that `user` proved their password in this browser at `now`.
-pub(crate) fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, now: i64) {
-    let mut fresh = cookie(FRESH_COOKIE, format!("{}:{now}", user.id), settings);
+pub(crate) fn mark_fresh(jar: &CookieJar<'_>, user_id: &str, settings: &Settings, now: i64) {
+    let mut fresh = cookie(settings.cookies.fresh, format!("{user_id}:{now}"), settings);
     fresh.set_expires(BROWSER_SESSION);
     jar.add_private(fresh);
 }
@@ -86,14 +76,14 @@ pub(crate) fn mark_fresh(jar: &CookieJar<'_>, user: &User, settings: &Settings, 
 /// Takes the wristband off: both cookies are removed with the attributes
 /// they were set with.
 pub(crate) fn logout_user(jar: &CookieJar<'_>, settings: &Settings) {
-    jar.remove_private(cookie(USER_COOKIE, String::new(), settings));
-    jar.remove_private(cookie(FRESH_COOKIE, String::new(), settings));
+    jar.remove_private(cookie(settings.cookies.user, String::new(), settings));
+    jar.remove_private(cookie(settings.cookies.fresh, String::new(), settings));
 }
 
 /// Leaves a device cookie for `device.user_id` in this browser, lasting
 /// `device_days`.
 pub fn remember_device(jar: &CookieJar<'_>, device: &DeviceCookie, settings: &Settings) {
-    let mut cookie = cookie(DEVICE_COOKIE, device.value(), settings);
+    let mut cookie = cookie(settings.cookies.device, device.value(), settings);
     let lifetime = Duration::seconds(settings.device_secs());
     cookie.set_max_age(lifetime);
     cookie.set_expires(OffsetDateTime::now_utc() + lifetime);
@@ -103,23 +93,31 @@ pub fn remember_device(jar: &CookieJar<'_>, device: &DeviceCookie, settings: &Se
 /// The device cookie this browser holds, if it decrypts and parses.
 pub fn device(jar: &CookieJar<'_>, settings: &Settings) -> Option<DeviceCookie> {
     DeviceCookie::parse(
-        jar.get_private(settings.cookie_name(DEVICE_COOKIE))?
+        jar.get_private(settings.cookie_name(settings.cookies.device))?
             .value(),
     )
 }
 
-/// The user id the wristband names, if it decrypts and parses. Tampered,
+/// The user id the wristband names, as text, if it decrypts. Tampered,
 /// truncated or foreign cookies fail decryption and read as `None`.
-pub fn session_user_id(jar: &CookieJar<'_>, settings: &Settings) -> Option<i64> {
-    jar.get_private(settings.cookie_name(USER_COOKIE))?
+pub fn session_user_id(jar: &CookieJar<'_>, settings: &Settings) -> Option<String> {
+    let value = jar
+        .get_private(settings.cookie_name(settings.cookies.user))?
         .value()
-        .parse()
-        .ok()
+        .to_string();
+    (!value.is_empty()).then_some(value)
+}
+
+/// The hash of the wristband cookie this request came with, as sent (the
+/// ciphertext: what the registry is keyed by), if any.
+pub(crate) fn presented_token(jar: &CookieJar<'_>, settings: &Settings) -> Option<TokenHash> {
+    jar.get(settings.cookie_name(settings.cookies.user))
+        .map(|c| TokenHash::of(c.value()))
 }
 
 /// When `user_id` last proved their password in this browser.
-pub fn fresh_since(jar: &CookieJar<'_>, settings: &Settings, user_id: i64) -> Option<i64> {
-    let cookie = jar.get_private(settings.cookie_name(FRESH_COOKIE))?;
-    let (id, at) = cookie.value().split_once(':')?;
-    (id.parse::<i64>().ok()? == user_id).then(|| at.parse().ok())?
+pub fn fresh_since(jar: &CookieJar<'_>, settings: &Settings, user_id: &str) -> Option<i64> {
+    let cookie = jar.get_private(settings.cookie_name(settings.cookies.fresh))?;
+    let (id, at) = cookie.value().rsplit_once(':')?;
+    (id == user_id).then(|| at.parse().ok())?
 }

@@ -1,0 +1,317 @@
+//! Who is asking: the [`CurrentUser`] and [`Fresh`] request guards, backed
+//! by one database read per request however many guards ask.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rocket::http::Status;
+use rocket::outcome::{try_outcome, Outcome};
+use rocket::request::{self, FromRequest, Request};
+
+use crate::cookie;
+use crate::db::DbPool;
+use crate::error::Error;
+use crate::managed::{self, Managed};
+use crate::sessions::{self, CurrentSession, TokenHash};
+use crate::store::{AuthUser, StoreError, UserStore};
+
+/// How many times a user has been looked up in the database, over the
+/// app's life. Managed state; it shows that guards share one read per request.
+#[derive(Debug, Default)]
+pub struct UserLoads(AtomicU64);
+
+impl UserLoads {
+    /// The lookups so far.
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The database could not tell who this is.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreUnavailable;
+
+/// The signed-in user of a request: your user type (it derefs to it) and
+/// the session behind the wristband.
+///
+/// As a request guard: anonymous requests are forwarded with 401, which
+/// wristband's 401 catcher turns into a redirect to the login page (or JSON
+/// 401 for API requests); a store that cannot answer gives 503. Use
+/// `Option<CurrentUser<S>>` for pages anyone may see. Give it a short name:
+///
+/// ```ignore
+/// type User = wristband::CurrentUser<wristband::Table<Member>>;
+///
+/// #[get("/notes")]
+/// fn notes(user: User) -> String { format!("{}'s notes", user.email) }
+/// ```
+pub struct CurrentUser<S: UserStore> {
+    user: S::User,
+    session: CurrentSession,
+}
+
+impl<S: UserStore> CurrentUser<S> {
+    /// Your user.
+    pub fn user(&self) -> &S::User {
+        &self.user
+    }
+
+    /// Your user, owned.
+    pub fn into_user(self) -> S::User {
+        self.user
+    }
+
+    /// The registry session this request's wristband belongs to.
+    pub fn session(&self) -> &CurrentSession {
+        &self.session
+    }
+}
+
+impl<S: UserStore> Deref for CurrentUser<S> {
+    type Target = S::User;
+
+    fn deref(&self) -> &S::User {
+        &self.user
+    }
+}
+
+impl<S: UserStore> Clone for CurrentUser<S> {
+    fn clone(&self) -> Self {
+        CurrentUser {
+            user: self.user.clone(),
+            session: self.session.clone(),
+        }
+    }
+}
+
+impl<S: UserStore> fmt::Debug for CurrentUser<S>
+where
+    S::User: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CurrentUser")
+            .field("user", &self.user)
+            .field("session", &self.session.public_id)
+            .finish()
+    }
+}
+
+/// This request's user, read once and cached in the request.
+struct Identity<S: UserStore>(Result<Option<CurrentUser<S>>, StoreUnavailable>);
+
+/// What this request's lookup found, without the user's type: for the 401
+/// catcher and the cookie guard, which serve every store alike.
+#[derive(Debug, Clone)]
+pub(crate) enum Presence {
+    /// No lookup ran, or it found nobody.
+    Anonymous,
+    /// Signed in, by this session.
+    SignedIn(CurrentSession),
+    /// The store could not answer.
+    Unavailable,
+}
+
+impl Presence {
+    pub(crate) fn of(req: &Request<'_>) -> Presence {
+        req.local_cache(|| Presence::Anonymous).clone()
+    }
+}
+
+/// The signed-in user for this request: `Ok(None)` for anonymous visitors
+/// (no cookie, a cookie that does not decrypt, a wristband the registry
+/// does not hold or that has expired, or a user the store no longer loads),
+/// `Err` when the database could not answer.
+pub async fn current_user<'r, S: UserStore>(
+    req: &'r Request<'_>,
+) -> Result<Option<&'r CurrentUser<S>>, StoreUnavailable> {
+    let identity = req
+        .local_cache_async(async {
+            let found = load::<S>(req).await;
+            req.local_cache(|| match &found {
+                Ok(Some(signed)) => Presence::SignedIn(signed.session.clone()),
+                Ok(None) => Presence::Anonymous,
+                Err(_) => Presence::Unavailable,
+            });
+            Identity(found)
+        })
+        .await;
+    match &identity.0 {
+        Ok(signed) => Ok(signed.as_ref()),
+        Err(e) => Err(*e),
+    }
+}
+
+/// The user this request has already looked up, without asking the
+/// database: for responders, which cannot wait. When nothing looked the
+/// user up yet, or the lookup failed, this settles the request as anonymous.
+pub fn known_user<'r, S: UserStore>(req: &'r Request<'_>) -> Option<&'r CurrentUser<S>> {
+    match &req.local_cache(|| Identity::<S>(Ok(None))).0 {
+        Ok(signed) => signed.as_ref(),
+        Err(_) => None,
+    }
+}
+
+/// A session's `last_seen` is written at most this often, not on every
+/// request: a write per page view would cost more than the page.
+const TOUCH_EVERY_SECS: i64 = 5 * 60;
+
+async fn load<S: UserStore>(req: &Request<'_>) -> Result<Option<CurrentUser<S>>, StoreUnavailable> {
+    let jar = req.cookies();
+    let rocket = req.rocket();
+    let (
+        Ok(Managed {
+            db,
+            settings,
+            clock,
+        }),
+        Ok(store),
+    ) = (Managed::of(rocket), managed::store::<S>(rocket))
+    else {
+        return Err(StoreUnavailable);
+    };
+    let Some(raw_id) = cookie::session_user_id(jar, settings) else {
+        return Ok(None);
+    };
+    let Some(token) = cookie::presented_token(jar, settings) else {
+        return Ok(None);
+    };
+    // A cookie only wristband could have encrypted, naming an id this store
+    // cannot read: another app's under the same key, or an id type changed.
+    let Ok(id) = raw_id.parse::<<S::User as AuthUser>::Id>() else {
+        cookie::logout_user(jar, settings);
+        return Ok(None);
+    };
+    if let Some(loads) = rocket.state::<UserLoads>() {
+        loads.0.fetch_add(1, Ordering::Relaxed);
+    }
+    let now = clock.now();
+    match find_signed_in(db, store, &id, &token, now).await {
+        Ok(Some((user, session))) => {
+            if now - session.last_seen >= TOUCH_EVERY_SECS {
+                let idle = settings.session_idle_secs();
+                // Losing one "last seen" is harmless; failing the page is not.
+                if let Err(e) = sessions::touch(db, session.id, now, idle).await {
+                    log::warn!("could not record session {} as seen: {e}", session.id);
+                }
+            }
+            Ok(Some(CurrentUser { user, session }))
+        }
+        Ok(None) => {
+            // Ended, expired, never issued, or its user gone or
+            // deactivated: take the stale wristband off.
+            cookie::logout_user(jar, settings);
+            Ok(None)
+        }
+        Err(e) => {
+            log::error!("loading user {raw_id} failed: {e}");
+            Err(StoreUnavailable)
+        }
+    }
+}
+
+/// One read on a quick connection (one round trip instead of three). If the
+/// query fails there, the connection is dropped and the pool, which checks
+/// its connections, gets a second try: a kept connection may have gone
+/// stale since its last use.
+///
+/// The quick query is bounded by `connect_timeout` like a pool acquire is:
+/// a kept connection to a database that froze must not hang the request.
+async fn find_signed_in<S: UserStore>(
+    db: &DbPool,
+    store: &S,
+    id: &<S::User as AuthUser>::Id,
+    token: &TokenHash,
+    now: i64,
+) -> Result<Option<(S::User, CurrentSession)>, Error> {
+    let mut conn = rocket::tokio::time::timeout(db.timeout(), db.quick())
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    let quick = rocket::tokio::time::timeout(
+        db.timeout(),
+        store.load_signed_in(&mut conn, id, token, now),
+    )
+    .await;
+    match quick {
+        Ok(Ok(found)) => {
+            conn.keep();
+            Ok(found)
+        }
+        Ok(Err(StoreError::Corrupt(what))) => Err(Error::Corrupt(what)),
+        failed => {
+            drop(conn);
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "timed out".to_string(),
+            };
+            log::info!("user lookup failed on a kept connection, retrying on the pool: {why}");
+            let mut conn = db.acquire().await?;
+            Ok(store.load_signed_in(&mut conn, id, token, now).await?)
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, S: UserStore> FromRequest<'r> for CurrentUser<S> {
+    type Error = StoreUnavailable;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        match current_user::<S>(req).await {
+            Ok(Some(user)) => Outcome::Success(user.clone()),
+            Ok(None) => Outcome::Forward(Status::Unauthorized),
+            Err(e) => Outcome::Error((Status::ServiceUnavailable, e)),
+        }
+    }
+}
+
+/// A signed-in user who typed their password in this browser within the
+/// last `fresh_minutes`: for sensitive actions ("sudo mode"). A session
+/// restored from a remembered cookie is never fresh. Not fresh: forwarded
+/// with 401, and the catcher sends the browser to the reauth page.
+pub struct Fresh<S: UserStore>(pub CurrentUser<S>);
+
+impl<S: UserStore> Deref for Fresh<S> {
+    type Target = S::User;
+
+    fn deref(&self) -> &S::User {
+        &self.0.user
+    }
+}
+
+impl<S: UserStore> Clone for Fresh<S> {
+    fn clone(&self) -> Self {
+        Fresh(self.0.clone())
+    }
+}
+
+impl<S: UserStore> fmt::Debug for Fresh<S>
+where
+    S::User: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Fresh").field(&self.0).finish()
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, S: UserStore> FromRequest<'r> for Fresh<S> {
+    type Error = StoreUnavailable;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let user = try_outcome!(req.guard::<CurrentUser<S>>().await);
+        let Ok(Managed {
+            settings, clock, ..
+        }) = Managed::of(req.rocket())
+        else {
+            return Outcome::Forward(Status::Unauthorized);
+        };
+        let now = clock.now();
+        let id = user.user.id().to_string();
+        match cookie::fresh_since(req.cookies(), settings, &id) {
+            Some(at) if at <= now && now - at < settings.fresh_secs() => {
+                Outcome::Success(Fresh(user))
+            }
+            _ => Outcome::Forward(Status::Unauthorized),
+        }
+    }
+}
