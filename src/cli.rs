@@ -11,15 +11,10 @@ use rocket::{Ignite, Rocket};
 use rocket_db_pools::Database;
 use sqlx::AnyPool;
 
-use crate::attempts;
-use crate::auth::Hasher;
-use crate::clock::{format_utc, Clock};
-use crate::config::Settings;
 use crate::db::Db;
-use crate::retention;
-use crate::sessions;
-use crate::user_agent;
-use crate::users::{self, CreateError, Password, Username};
+use crate::users::{self, CreateError, Username};
+use wristband::{attempts, retention, sessions, user_agent};
+use wristband::{format_utc, Clock, Hasher, Password, Settings};
 
 /// wristband: Flask-Login-style authentication for Rocket.
 ///
@@ -212,7 +207,7 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
             )?;
             // Expired rows too, marked: they are refused, and pruned later.
             let now = Clock::system().now();
-            for session in sessions::list(db, id, i64::MIN).await? {
+            for session in sessions::list(db, &id.to_string(), i64::MIN).await? {
                 let ends = if session.expires_at > now {
                     format_utc(session.expires_at)
                 } else {
@@ -243,7 +238,7 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
         UsersCommand::Logout { name } => {
             let name = username(&name)?;
             let id = account_id(db, &name).await?;
-            let ended = sessions::end_all(db, id).await?;
+            let ended = sessions::end_all(db, &id.to_string()).await?;
             let plural = if ended == 1 { "" } else { "s" };
             writeln!(out, "ended {ended} session{plural} of {name}")?;
         }
@@ -255,7 +250,7 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
                 "{:<20}  {:<28}  {:<39}  browser",
                 "when", "what", "address"
             )?;
-            for entry in attempts::history(db, id, &attempts::ALL, limit).await? {
+            for entry in attempts::history(db, &id.to_string(), &attempts::ALL, limit).await? {
                 writeln!(
                     out,
                     "{:<20}  {:<28}  {:<39}  {}",

@@ -10,61 +10,28 @@ use rocket::serde::json::{json, Json};
 use rocket::Catcher;
 use serde::Serialize;
 
-use crate::auth::csrf;
-use crate::auth::guard::{current_user, known_user};
-use crate::auth::unauthorized::return_target;
-use crate::auth::SafeRedirect;
+use crate::auth::{current_user, known_user, SafeRedirect, Users};
 use crate::templates::{context, Template};
+use wristband::unauthorized::return_target;
 
-/// Everything a request can fail with after its input parsed.
+pub use wristband::Error;
+
+/// What a route fails with: wristband's error, rendered as this app's
+/// error page (or JSON for the API).
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The database could not be reached or failed a query.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The database holds something wristband never writes.
-    #[error("corrupt data: {0}")]
-    Corrupt(String),
-    /// bcrypt or its worker thread failed.
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
-    /// The form's `csrf_token` is missing or does not match the browser's.
-    #[error("CSRF token missing or wrong")]
-    Csrf,
-    /// Too many failed logins; try again after this many seconds.
-    #[error("login throttled for {retry_after} s")]
-    Throttled { retry_after: i64 },
-    /// Too many accounts created from this address; try again after this
-    /// many seconds.
-    #[error("registration throttled for {retry_after} s")]
-    RegistrationThrottled { retry_after: i64 },
-    /// More password checks are waiting than the password threads can serve
-    /// soon; refused before any bcrypt work. Try again after this many
-    /// seconds.
-    #[error("password queue full, retry in {retry_after} s")]
-    Busy { retry_after: u64 },
-}
+#[error(transparent)]
+pub struct ErrorPage(#[from] pub Error);
 
-impl Error {
-    pub fn status(&self) -> Status {
-        match self {
-            Error::Database(_) | Error::Busy { .. } => Status::ServiceUnavailable,
-            Error::Corrupt(_) | Error::Hashing(_) => Status::InternalServerError,
-            Error::Csrf => Status::Forbidden,
-            Error::Throttled { .. } | Error::RegistrationThrottled { .. } => {
-                Status::TooManyRequests
-            }
-        }
+impl From<sqlx::Error> for ErrorPage {
+    fn from(e: sqlx::Error) -> Self {
+        ErrorPage(e.into())
     }
 }
 
 /// Whether the client asked for JSON: every `/api/...` route, and any
 /// request that prefers `application/json`. Those never get redirects or HTML.
 pub fn wants_json(req: &Request<'_>) -> bool {
-    let path = req.uri().path();
-    path == "/api"
-        || path.starts_with("/api/")
-        || req.accept().is_some_and(|a| a.preferred().is_json())
+    wristband::wants_json(req)
 }
 
 /// The sentence a person sees for an error status.
@@ -155,12 +122,6 @@ fn form_page_of(path: &str) -> &'static str {
     }
 }
 
-/// The JSON error code: the status's reason phrase in lower case, e.g.
-/// `{"error": "unauthorized"}`.
-fn json_code(status: Status) -> String {
-    status.reason_lossy().to_ascii_lowercase()
-}
-
 /// An error status rendered for whoever asked: JSON for the API, the error
 /// page for browsers.
 #[derive(Debug, Clone)]
@@ -191,12 +152,12 @@ impl<'r> Responder<'r, 'static> for ErrorResponse {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status;
         let mut response = if wants_json(req) {
-            Json(json!({ "error": json_code(status) })).respond_to(req)?
+            Json(json!({ "error": wristband::json_code(status) })).respond_to(req)?
         } else {
             // The visitor's own navigation: a refused form must not look
             // like being logged out. Guards or the catcher looked the user up.
-            let user = known_user(req);
-            let csrf = csrf::token_for(req);
+            let user = known_user::<Users>(req).map(|user| user.user());
+            let csrf = wristband::csrf::token_for(req);
             Template::render(
                 "error",
                 context! {
@@ -216,47 +177,20 @@ impl<'r> Responder<'r, 'static> for ErrorResponse {
     }
 }
 
-impl<'r> Responder<'r, 'static> for Error {
+impl<'r> Responder<'r, 'static> for ErrorPage {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let status = self.status();
-        // A full password queue is load, not a fault: logged as a warning.
-        if status.code >= 500 && !matches!(self, Error::Busy { .. }) {
-            // The person gets a sentence; the log gets the cause.
-            log::error!("{} {}: {self}", req.method(), req.uri());
+        let ErrorPage(error) = self;
+        error.log(req);
+        let status = error.status();
+        let mut response = match error.message() {
+            Some(message) => ErrorResponse::with_message(status, message).respond_to(req)?,
+            None => ErrorResponse::new(status).respond_to(req)?,
+        };
+        if let Some(secs) = error.retry_after() {
+            response.set_header(Header::new("Retry-After", secs.to_string()));
         }
-        match self {
-            Error::Throttled { retry_after } => too_many(
-                req,
-                retry_after,
-                "Too many failed attempts. For your security, try again in",
-            ),
-            Error::RegistrationThrottled { retry_after } => too_many(
-                req,
-                retry_after,
-                "Too many accounts have been created from your network. Try again in",
-            ),
-            Error::Busy { retry_after } => {
-                log::warn!("{} {}: {self}", req.method(), req.uri());
-                let message = "Too many sign-ins are being checked right now. Please try again in a few seconds.";
-                let mut response = ErrorResponse::with_message(status, message).respond_to(req)?;
-                response.set_header(Header::new("Retry-After", retry_after.to_string()));
-                Ok(response)
-            }
-            _ => ErrorResponse::new(status).respond_to(req),
-        }
+        Ok(response)
     }
-}
-
-/// A 429 whose sentence ends in the wait, with the same wait in `Retry-After`.
-fn too_many(req: &Request<'_>, retry_after: i64, sentence: &str) -> response::Result<'static> {
-    let retry_after = retry_after.max(1);
-    let minutes = (retry_after + 59) / 60;
-    let plural = if minutes == 1 { "" } else { "s" };
-    let message = format!("{sentence} {minutes} minute{plural}.");
-    let mut response =
-        ErrorResponse::with_message(Status::TooManyRequests, message).respond_to(req)?;
-    response.set_header(Header::new("Retry-After", retry_after.to_string()));
-    Ok(response)
 }
 
 #[rocket::catch(default)]
@@ -265,7 +199,7 @@ async fn default_catcher(status: Status, req: &Request<'_>) -> ErrorResponse {
     // that fails (the 503 of a database outage), the page shows the
     // anonymous navigation.
     if !wants_json(req) {
-        let _ = current_user(req).await;
+        let _ = current_user::<Users>(req).await;
     }
     ErrorResponse::new(status)
 }

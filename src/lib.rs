@@ -1,31 +1,23 @@
-//! wristband: Flask-Login-style authentication for Rocket.
-//!
-//! Log in once, get a wristband (an encrypted private cookie holding only
-//! your user id), show it on every page, toss it when you leave. [`rocket`]
-//! builds the whole app; [`auth`] is the reusable core.
+//! The wristband app: accounts, pages and a CLI, built on the `wristband`
+//! library (in `crates/wristband`), which it uses as any other Rocket app
+//! would: its `users` table is the library's user store ([`auth`]).
 
-pub mod attempts;
 pub mod auth;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 mod headers;
-mod hex;
-pub mod registrations;
-pub mod retention;
 mod routes;
-pub mod sessions;
 pub mod templates;
-pub mod user_agent;
 pub mod users;
 
 use rocket::figment::Figment;
 use rocket::shield::{Frame, Referrer, Shield};
 use rocket::{Build, Rocket};
+use rocket_db_pools::Database;
 
-pub use clock::Clock;
+pub use wristband::Clock;
 
 /// The app as configured by `Rocket.toml` and `ROCKET_*` variables, over
 /// the defaults in [`config::figment`].
@@ -40,10 +32,9 @@ pub fn build(figment: Figment, clock: Clock) -> Rocket<Build> {
         .enable(Referrer::SameOrigin);
     rocket::custom(figment)
         .manage(clock)
-        .attach(config::stage())
-        .attach(db::stage())
-        .attach(auth::stage())
-        .attach(retention::stage())
+        .attach(db::Db::init())
+        .attach(db::migrations())
+        .attach(auth::fairing())
         .attach(templates::stage())
         .attach(shield)
         .attach(headers::SecurityHeaders)

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use wristband::cli::{self, Cli, Command};
+use wristband_app::cli::{self, Cli, Command};
 
 #[rocket::main]
 async fn main() -> ExitCode {
@@ -12,7 +12,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> ExitCode {
-    match wristband::rocket().launch().await {
+    match wristband_app::rocket().launch().await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             // Rocket has already logged the cause (bad config, unreachable

@@ -1,12 +1,13 @@
-//! The user store: the only module that speaks SQL about users, and the
-//! domain types that make invalid usernames and passwords unrepresentable.
+//! The user store: the only module that speaks SQL about users, the
+//! description of the `users` table wristband loads them through, and the
+//! username type that makes invalid names unrepresentable.
 
 use std::fmt;
 
 use serde::Serialize;
-use sqlx::{AnyPool, Row};
-
-use crate::error::Error;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, FromRow, Row};
+use wristband::{AuthUser, Error, PasswordHash, UserTable};
 
 /// A username that passed the rules: 3 to 32 characters of `A-Z a-z 0-9 _ . -`.
 /// It keeps the case it was typed in; uniqueness ignores case.
@@ -21,7 +22,7 @@ impl Username {
     /// Parses a typed username.
     ///
     /// ```
-    /// use wristband::users::Username;
+    /// use wristband_app::users::Username;
     /// assert!(Username::parse("ada.lovelace").is_ok());
     /// assert!(Username::parse("no spaces").is_err());
     /// ```
@@ -42,6 +43,7 @@ impl Username {
         Ok(Username(raw.to_string()))
     }
 
+    /// The username, as typed at registration.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -54,17 +56,54 @@ impl fmt::Display for Username {
     }
 }
 
-/// A signed-in, active user: what the [`User`] guard hands a route.
+/// An account: what the `User` guard (`crate::auth::User`) derefs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct User {
+pub struct Account {
     pub id: i64,
     pub username: Username,
 }
 
-/// What login needs to check a password.
+impl AuthUser for Account {
+    type Id = i64;
+
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn login(&self) -> &str {
+        self.username.as_str()
+    }
+}
+
+/// Usernames keep their case but are unique without it, so logins compare
+/// lower-cased (wristband lower-cases what was typed), on the
+/// `users_username_lower` index.
+impl UserTable for Account {
+    const TABLE: &'static str = "users";
+    const LOGIN: &'static str = "lower(username)";
+    const COLUMNS: &'static str = "id, username";
+    const ACTIVE: &'static str = "deactivated_at IS NULL";
+}
+
+impl FromRow<'_, AnyRow> for Account {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let username: String = row.try_get("username")?;
+        // The database only ever receives parsed usernames; anything else in
+        // it is corruption, reported rather than trusted.
+        let username = Username::parse(&username).map_err(|_| {
+            sqlx::Error::Decode(format!("stored username {username:?} is invalid").into())
+        })?;
+        Ok(Account {
+            id: row.try_get("id")?,
+            username,
+        })
+    }
+}
+
+/// What the CLI needs to act on an account.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    pub user: User,
+    pub user: Account,
     pub password_hash: PasswordHash,
     pub active: bool,
 }
@@ -84,19 +123,6 @@ impl From<sqlx::Error> for CreateError {
     }
 }
 
-/// The user in a row's `id` and `username` columns.
-pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, Error> {
-    let username: String = row.try_get("username")?;
-    // The database only ever receives parsed usernames; anything else in it
-    // is corruption, reported rather than trusted.
-    let username = Username::parse(&username)
-        .map_err(|_| Error::Corrupt(format!("stored username {username:?} is invalid")))?;
-    Ok(User {
-        id: row.try_get("id")?,
-        username,
-    })
-}
-
 /// The account with this username (in any case), active or not.
 pub async fn find_credentials(
     db: &AnyPool,
@@ -111,7 +137,7 @@ pub async fn find_credentials(
     .await?;
     row.map(|row| {
         Ok(Credentials {
-            user: user_from_row(&row)?,
+            user: Account::from_row(&row)?,
             password_hash: PasswordHash::new(row.try_get("password_hash")?),
             // COALESCE, because the Any driver cannot type a NULL column.
             active: row.try_get::<i64, _>("deactivated_at")? == 0,
@@ -127,7 +153,7 @@ pub async fn create(
     username: &Username,
     hash: &PasswordHash,
     now: i64,
-) -> Result<User, CreateError> {
+) -> Result<Account, CreateError> {
     let result = sqlx::query(
         "INSERT INTO users (username, password_hash, created_at) \
          VALUES ($1, $2, $3) RETURNING id",
@@ -138,7 +164,7 @@ pub async fn create(
     .fetch_one(db)
     .await;
     match result {
-        Ok(row) => Ok(User {
+        Ok(row) => Ok(Account {
             id: row.try_get("id").map_err(Error::from)?,
             username: username.clone(),
         }),
@@ -183,32 +209,35 @@ pub async fn set_active(
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    crate::sessions::end_all(&mut *tx, id).await?;
+    wristband::sessions::end_all(&mut *tx, &id.to_string()).await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// Deletes an account (its login history goes with it, by foreign key).
-/// `false` if there was no such user.
+/// Deletes an account, its login history and its sessions, in one
+/// transaction. `false` if there was no such user.
 pub async fn delete(db: &AnyPool, id: i64) -> Result<bool, Error> {
+    let mut tx = db.begin().await?;
     let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+    wristband::attempts::forget_user(&mut tx, &id.to_string()).await?;
+    tx.commit().await?;
     Ok(deleted > 0)
 }
 
 /// One line of `wristband users list`.
 #[derive(Debug, Clone)]
-pub struct Account {
-    pub user: User,
+pub struct Listed {
+    pub user: Account,
     pub active: bool,
     pub created_at: i64,
 }
 
 /// Every account, oldest first.
-pub async fn list(db: &AnyPool) -> Result<Vec<Account>, Error> {
+pub async fn list(db: &AnyPool) -> Result<Vec<Listed>, Error> {
     let rows = sqlx::query(
         "SELECT id, username, COALESCE(deactivated_at, 0) AS deactivated_at, created_at \
          FROM users ORDER BY id",
@@ -217,8 +246,8 @@ pub async fn list(db: &AnyPool) -> Result<Vec<Account>, Error> {
     .await?;
     rows.iter()
         .map(|row| {
-            Ok(Account {
-                user: user_from_row(row)?,
+            Ok(Listed {
+                user: Account::from_row(row)?,
                 active: row.try_get::<i64, _>("deactivated_at")? == 0,
                 created_at: row.try_get("created_at")?,
             })
@@ -247,21 +276,5 @@ mod tests {
         ] {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn passwords_are_counted_in_bytes() {
-        assert!(Password::parse(&"é".repeat(36)).is_ok()); // 72 bytes
-        assert!(Password::parse(&"é".repeat(37)).is_err()); // 74 bytes
-        assert!(Password::parse("1234567").is_err());
-        assert!(Password::parse("12345678").is_ok());
-    }
-
-    #[test]
-    fn secrets_are_redacted_in_debug_output() {
-        let pw = Password::parse("hunter2hunter2").expect("valid");
-        assert!(!format!("{pw:?}").contains("hunter2"));
-        let hash = PasswordHash::new("$2b$04$secret".into());
-        assert!(!format!("{hash:?}").contains("secret"));
     }
 }

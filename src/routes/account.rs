@@ -8,13 +8,13 @@ use rocket::{get, post, routes, FromForm, Route};
 use serde::Serialize;
 
 use super::{Page, Reply};
-use crate::attempts::Recorded;
 use crate::auth::{Authenticator, CsrfForm, Ended, FreshUser, TokenOnly, User};
-use crate::clock::format_utc;
-use crate::error::Error;
-use crate::sessions::{PublicId, Session};
-use crate::user_agent;
-use crate::users::{CreateError, Password, Username};
+use crate::db::Db;
+use crate::error::ErrorPage;
+use crate::users::{self, Account, CreateError, Username};
+use wristband::attempts::Recorded;
+use wristband::sessions::{PublicId, Session};
+use wristband::{format_utc, user_agent, Password};
 
 #[derive(FromForm)]
 struct RegisterForm {
@@ -56,7 +56,8 @@ async fn register(
     form: CsrfForm<RegisterForm>,
     page: Page<'_>,
     auth: Authenticator<'_>,
-) -> Result<Reply, Error> {
+    db: &Db,
+) -> Result<Reply, ErrorPage> {
     let form = form.into_inner();
     let mut errors = FieldErrors::new();
     let username = Username::parse(&form.username)
@@ -75,16 +76,28 @@ async fn register(
         return Ok(Reply::Invalid(form_again(&errors)));
     };
 
-    match auth.register(&username, &password).await {
-        Ok(user) => {
+    let now = auth.now();
+    let name = &username;
+    let taken = || async move { Ok(users::find_credentials(db, name).await?.is_some()) };
+    let created = auth
+        .register(&password, taken, |hash| async move {
+            match users::create(db, name, &hash, now).await {
+                Ok(user) => Ok(Some(user)),
+                // Taken in the meantime: the unique index decided.
+                Err(CreateError::Taken) => Ok(None),
+                Err(CreateError::Store(e)) => Err(e),
+            }
+        })
+        .await?;
+    match created {
+        Some(user) => {
             let welcome = format!("Welcome, {}! Your account is ready.", user.username);
             Ok(Reply::Flash(Flash::success(Redirect::to("/"), welcome)))
         }
-        Err(CreateError::Taken) => {
+        None => {
             errors.insert("username", "That username is taken.");
             Ok(Reply::Conflict(form_again(&errors)))
         }
-        Err(CreateError::Store(e)) => Err(e),
     }
 }
 
@@ -107,7 +120,7 @@ impl From<Recorded> for ActivityRow {
             agent: r
                 .user_agent
                 .as_deref()
-                .map_or_else(|| "Unknown browser".into(), crate::user_agent::describe),
+                .map_or_else(|| "Unknown browser".into(), user_agent::describe),
         }
     }
 }
@@ -147,9 +160,9 @@ impl SessionRow {
 async fn settings_page(
     page: &Page<'_>,
     auth: &Authenticator<'_>,
-    user: &User,
+    user: &Account,
     errors: &FieldErrors,
-) -> Result<Template, Error> {
+) -> Result<Template, ErrorPage> {
     let (sign_ins, last_failure) = auth.recent_activity(user).await?;
     let sign_ins: Vec<ActivityRow> = sign_ins.into_iter().map(ActivityRow::from).collect();
     let last_failure = last_failure.map(ActivityRow::from);
@@ -165,7 +178,7 @@ async fn settings_page(
 }
 
 #[get("/settings")]
-async fn settings(user: User, page: Page<'_>, auth: Authenticator<'_>) -> Result<Template, Error> {
+async fn settings(user: User, page: Page<'_>, auth: Authenticator<'_>) -> Result<Template, ErrorPage> {
     settings_page(&page, &auth, &user, &FieldErrors::new()).await
 }
 
@@ -175,8 +188,8 @@ async fn change_password(
     user: FreshUser,
     page: Page<'_>,
     auth: Authenticator<'_>,
-) -> Result<Reply, Error> {
-    let FreshUser(user) = user;
+    db: &Db,
+) -> Result<Reply, ErrorPage> {
     let form = form.into_inner();
     let mut errors = FieldErrors::new();
     let new = Password::parse(&form.new_password)
@@ -190,8 +203,10 @@ async fn change_password(
             settings_page(&page, &auth, &user, &errors).await?,
         ));
     };
+    let id = user.id;
+    let saved = |hash| async move { users::set_password(db, id, &hash).await };
     if !auth
-        .change_password(&user, &form.current_password, &new)
+        .change_password(&user, &form.current_password, &new, saved)
         .await?
     {
         errors.insert("current_password", "That is not your current password.");
@@ -211,9 +226,14 @@ async fn delete_account(
     user: FreshUser,
     page: Page<'_>,
     auth: Authenticator<'_>,
-) -> Result<Reply, Error> {
-    let FreshUser(user) = user;
-    if !auth.delete_account(&user, &form.password).await? {
+    db: &Db,
+) -> Result<Reply, ErrorPage> {
+    let id = user.id;
+    let delete = || async move {
+        users::delete(db, id).await?;
+        Ok(())
+    };
+    if !auth.delete_account(&user, &form.password, delete).await? {
         let errors = FieldErrors::from([("delete_password", "That is not your password.")]);
         return Ok(Reply::Unauthorized(
             settings_page(&page, &auth, &user, &errors).await?,
@@ -230,7 +250,7 @@ async fn end_session(
     form: CsrfForm<EndSessionForm>,
     user: User,
     auth: Authenticator<'_>,
-) -> Result<Flash<Redirect>, Error> {
+) -> Result<Flash<Redirect>, ErrorPage> {
     let ended = match PublicId::parse(&form.session) {
         Some(session) => auth.end_session(&user, &session).await?,
         None => Ended::NotFound,
@@ -248,7 +268,7 @@ async fn end_other_sessions(
     _form: CsrfForm<TokenOnly>,
     user: User,
     auth: Authenticator<'_>,
-) -> Result<Flash<Redirect>, Error> {
+) -> Result<Flash<Redirect>, ErrorPage> {
     let message = match auth.end_other_sessions(&user).await? {
         0 => "You were not signed in anywhere else.".to_string(),
         1 => "Your other session has ended.".to_string(),

@@ -16,7 +16,7 @@ struct Me {
 fn me(user: User) -> Json<Me> {
     Json(Me {
         id: user.id,
-        username: user.username,
+        username: user.username.clone(),
     })
 }
 

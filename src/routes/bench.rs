@@ -13,7 +13,7 @@ use rocket_db_pools::Connection;
 use sqlx::Row;
 
 use crate::db::Db;
-use crate::error::Error;
+use crate::error::ErrorPage;
 
 /// The profile page as it looks to a signed-in user, minus the work of
 /// finding out who that is: the same fields as `Page::render` gives it. The
@@ -25,13 +25,15 @@ fn baseline() -> Template {
 
 /// The same page after `SELECT 1` on a connection from the pool.
 #[get("/bench/floor")]
-async fn floor(mut db: Connection<Db>) -> Result<Template, Error> {
+async fn floor(mut db: Connection<Db>) -> Result<Template, ErrorPage> {
     let one: i32 = sqlx::query("SELECT 1 AS one")
         .fetch_one(&mut **db)
         .await?
         .try_get("one")?;
     if one != 1 {
-        return Err(Error::Corrupt(format!("SELECT 1 answered {one}")));
+        return Err(ErrorPage(wristband::Error::Corrupt(format!(
+            "SELECT 1 answered {one}"
+        ))));
     }
     Ok(profile_page())
 }

@@ -16,9 +16,9 @@ use rocket::response::{Flash, Redirect, Responder};
 use rocket::Route;
 use serde::Serialize;
 
-use crate::auth::{current_user, CsrfToken, StoreUnavailable};
+use crate::auth::{current_user, CsrfToken, StoreUnavailable, Users};
 use crate::templates::Template;
-use crate::users::User;
+use crate::users::Account;
 
 /// Every route of the app.
 pub fn routes() -> Vec<Route> {
@@ -38,7 +38,7 @@ pub fn routes() -> Vec<Route> {
 /// a CSRF token (for the logout button and the page's forms) and the flash
 /// message, if one is waiting.
 pub struct Page<'r> {
-    user: Option<&'r User>,
+    user: Option<&'r Account>,
     csrf: CsrfToken,
     flash: Option<FlashMessage<'r>>,
 }
@@ -48,8 +48,8 @@ impl<'r> FromRequest<'r> for Page<'r> {
     type Error = StoreUnavailable;
 
     async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        let user = match current_user(req).await {
-            Ok(user) => user,
+        let user = match current_user::<Users>(req).await {
+            Ok(user) => user.map(|user| user.user()),
             Err(e) => return Outcome::Error((Status::ServiceUnavailable, e)),
         };
         let csrf = match req.guard::<CsrfToken>().await {
@@ -75,7 +75,7 @@ struct FlashView<'a> {
 struct View<'a, T> {
     /// The template's name, so the navigation can mark the current page.
     current: &'a str,
-    user: Option<&'a User>,
+    user: Option<&'a Account>,
     csrf_token: &'a str,
     flash: Option<FlashView<'a>>,
     #[serde(flatten)]

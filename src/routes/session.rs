@@ -6,7 +6,7 @@ use rocket::{get, post, routes, FromForm, Route};
 
 use super::{Page, Reply};
 use crate::auth::{Authenticator, CsrfForm, LoginOutcome, SafeRedirect, TokenOnly, User};
-use crate::error::Error;
+use crate::error::ErrorPage;
 
 /// The one message for every failed login: it must not reveal whether the
 /// username exists.
@@ -50,7 +50,7 @@ async fn login(
     form: CsrfForm<LoginForm>,
     page: Page<'_>,
     auth: Authenticator<'_>,
-) -> Result<Reply, Error> {
+) -> Result<Reply, ErrorPage> {
     let form = form.into_inner();
     let refuse = |message: &str| {
         page.render(
@@ -79,8 +79,8 @@ async fn logout(
     _form: CsrfForm<TokenOnly>,
     user: Option<User>,
     auth: Authenticator<'_>,
-) -> Result<Flash<Redirect>, Error> {
-    auth.logout(user.as_ref()).await?;
+) -> Result<Flash<Redirect>, ErrorPage> {
+    auth.logout(user.as_ref().map(|user| user.user())).await?;
     Ok(Flash::success(
         Redirect::to("/"),
         "You have been logged out.",
@@ -98,7 +98,7 @@ async fn reauth(
     user: User,
     page: Page<'_>,
     auth: Authenticator<'_>,
-) -> Result<Reply, Error> {
+) -> Result<Reply, ErrorPage> {
     let form = form.into_inner();
     if auth.reauthenticate(&user, &form.password).await? {
         Ok(Reply::Redirect(redirect_next(form.next.as_deref())))

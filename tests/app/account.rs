@@ -1,7 +1,7 @@
 //! Changing the password, deleting the account, deactivation.
 
 use crate::common::{assert_redirect_to, attr, set_cookie, Backend, TestApp, PASSWORD, T0};
-use wristband::users::{self, Username};
+use wristband_app::users::{self, Username};
 
 backend_tests!(
     changing_the_password_replaces_it_at_once,
@@ -148,7 +148,7 @@ async fn deleting_the_account_removes_it_and_its_history(backend: Backend) {
         .contains("Your account has been deleted."));
 
     let counts: (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM login_attempts WHERE user_id IS NOT NULL)",
+        "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM wristband_login_attempts WHERE user_id IS NOT NULL)",
     )
     .fetch_one(app.pool())
     .await

@@ -144,7 +144,7 @@ async fn sessions_lists_the_live_wristbands(backend: Backend) {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].starts_with("session "), "{out}");
-    let ids: Vec<String> = sqlx::query("SELECT public_id FROM sessions ORDER BY id")
+    let ids: Vec<String> = sqlx::query("SELECT public_id FROM wristband_sessions ORDER BY id")
         .fetch_all(app.pool())
         .await
         .expect("sessions")

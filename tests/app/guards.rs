@@ -5,7 +5,7 @@ use crate::common::{
     assert_redirect_to, attr, set_cookie, Backend, TestApp, OTHER_SECRET_KEY, PASSWORD,
 };
 use rocket::State;
-use wristband::auth::{FreshUser, User, UserLoads};
+use wristband_app::auth::{FreshUser, User, UserLoads};
 
 backend_tests!(
     anonymous_visitors_are_sent_to_login_and_back,
@@ -174,7 +174,7 @@ async fn a_deleted_users_cookie_is_removed(backend: Backend) {
         .fetch_one(app.pool())
         .await
         .expect("id");
-    assert!(wristband::users::delete(app.pool(), id.0)
+    assert!(wristband_app::users::delete(app.pool(), id.0)
         .await
         .expect("delete"));
 
@@ -195,8 +195,8 @@ fn probe(
     fresh: Option<FreshUser>,
     loads: &State<UserLoads>,
 ) -> String {
-    assert_eq!(Some(&first), maybe.as_ref());
-    assert_eq!(first, again);
+    assert_eq!(Some(first.user()), maybe.as_ref().map(|m| m.user()));
+    assert_eq!(first.user(), again.user());
     assert!(fresh.is_some());
     loads.count().to_string()
 }

@@ -104,7 +104,7 @@ async fn invalid_utf8_gets_400(backend: Backend) {
 }
 
 async fn attempt_count(app: &TestApp) -> i64 {
-    let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_attempts")
+    let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wristband_login_attempts")
         .fetch_one(app.pool())
         .await
         .expect("count");
@@ -197,7 +197,7 @@ async fn a_user_agent_with_nul_is_stored_clean(backend: Backend) {
     assert_eq!(response.status().code, 303);
     drop(response);
     let stored: Vec<(String,)> = sqlx::query_as(
-        "SELECT COALESCE(user_agent, '') FROM login_attempts WHERE user_agent LIKE 'curl%'",
+        "SELECT COALESCE(user_agent, '') FROM wristband_login_attempts WHERE user_agent LIKE 'curl%'",
     )
     .fetch_all(app.pool())
     .await

@@ -14,8 +14,8 @@ use rocket::local::asynchronous::Client;
 use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::Row;
-use wristband::auth::Hasher;
-use wristband::db::Db;
+use wristband::Hasher;
+use wristband_app::db::Db;
 use wristband::Clock;
 
 postgres_tests!(
@@ -48,7 +48,7 @@ impl Deployment {
     async fn launch_with(configure: impl Fn(Figment) -> Figment) -> Deployment {
         let db = TestDb::create(Backend::Postgres).await;
         let launch = || async {
-            let rocket = wristband::build(configure(figment(db.url())), Clock::manual(T0));
+            let rocket = wristband_app::build(configure(figment(db.url())), Clock::manual(T0));
             Client::untracked(rocket)
                 .await
                 .expect("the instance launches")

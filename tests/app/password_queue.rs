@@ -11,8 +11,8 @@ use rocket::futures::future::join_all;
 use rocket::futures::FutureExt;
 use rocket::local::asynchronous::LocalResponse;
 use sqlx::Row;
-use wristband::auth::Hasher;
-use wristband::users::{Password, PasswordHash};
+use wristband::Hasher;
+use wristband::{Password, PasswordHash};
 
 backend_tests!(
     a_full_queue_refuses_at_once_and_then_drains,
@@ -40,7 +40,7 @@ fn occupy<'h>(
     hasher: &'h Hasher,
     slow: &'h PasswordHash,
     count: usize,
-) -> impl Future<Output = Vec<Result<bool, wristband::error::Error>>> + 'h {
+) -> impl Future<Output = Vec<Result<bool, wristband::Error>>> + 'h {
     let mut checks = Box::pin(join_all(
         (0..count).map(move |_| hasher.verify(PASSWORD, Some(slow))),
     ));
@@ -89,7 +89,7 @@ async fn a_full_queue_refuses_at_once_and_then_drains(backend: Backend) {
     assert_eq!(hasher.capacity(), hasher.threads());
     let slow = slow_hash(hasher).await;
     let token = app.csrf_token().await;
-    let attempts = count(&app, "SELECT COUNT(*) FROM login_attempts").await;
+    let attempts = count(&app, "SELECT COUNT(*) FROM wristband_login_attempts").await;
     let before = hasher.verifications();
 
     let occupied = occupy(hasher, &slow, hasher.capacity());
@@ -127,7 +127,7 @@ async fn a_full_queue_refuses_at_once_and_then_drains(backend: Backend) {
         0
     );
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM login_attempts").await,
+        count(&app, "SELECT COUNT(*) FROM wristband_login_attempts").await,
         attempts
     );
 

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use url::Url;
-use wristband::auth::SafeRedirect;
+use wristband::SafeRedirect;
 
 const ORIGIN: &str = "https://app.example:8443/some/page?x=1";
 

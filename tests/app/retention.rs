@@ -8,7 +8,7 @@ use crate::common::{Backend, TestApp, PASSWORD};
 use rocket::local::asynchronous::Client;
 use sqlx::{AnyPool, Row};
 use wristband::attempts::{self, Attempt, Outcome};
-use wristband::config::Settings;
+use wristband::Settings;
 use wristband::retention::{self, Pruned, BATCH_ROWS};
 
 backend_tests!(
@@ -26,7 +26,7 @@ fn settings(app: &TestApp) -> &Settings {
 
 /// The `at` of every stored attempt, oldest first.
 async fn stored_times(pool: &AnyPool) -> Vec<i64> {
-    sqlx::query("SELECT at FROM login_attempts ORDER BY at, id")
+    sqlx::query("SELECT at FROM wristband_login_attempts ORDER BY at, id")
         .fetch_all(pool)
         .await
         .expect("select")
@@ -39,7 +39,7 @@ async fn insert_attempts(pool: &AnyPool, at: i64, count: usize) {
     for _ in 0..count {
         let attempt = Attempt {
             user_id: None,
-            username_key: "mallory",
+            login_key: "mallory",
             client_ip: Some("192.0.2.1"),
             client_key: Some("192.0.2.1"),
             user_agent: None,
@@ -86,7 +86,7 @@ async fn history_older_than_history_days_is_pruned(backend: Backend) {
     assert_eq!(stored_times(app.pool()).await, [t0 + 89 * DAY]);
 
     // The account and the rest of its history are untouched.
-    let kept: String = sqlx::query("SELECT outcome FROM login_attempts")
+    let kept: String = sqlx::query("SELECT outcome FROM wristband_login_attempts")
         .fetch_one(app.pool())
         .await
         .expect("select")
@@ -138,7 +138,7 @@ async fn the_background_task_prunes_at_launch(backend: Backend) {
 
     // A second instance on the same database and clock: its task prunes
     // right after launch, without anyone asking.
-    let second = Client::untracked(wristband::build(
+    let second = Client::untracked(wristband_app::build(
         crate::common::figment(app.db.url()),
         app.clock.clone(),
     ))

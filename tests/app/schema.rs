@@ -78,20 +78,20 @@ async fn attempts_without_a_client_key_or_device_store_empty_text(backend: Backe
     // Recorded "now": a row from 1970 would race the retention task's prune
     // at launch.
     sqlx::query(
-        "INSERT INTO login_attempts (username_key, outcome, at) VALUES ('ada', 'logout', $1)",
+        "INSERT INTO wristband_login_attempts (login_key, outcome, at) VALUES ('ada', 'logout', $1)",
     )
     .bind(crate::common::T0)
     .execute(app.pool())
     .await
     .expect("insert");
-    let row = sqlx::query("SELECT client_key, device FROM login_attempts")
+    let row = sqlx::query("SELECT client_key, device FROM wristband_login_attempts")
         .fetch_one(app.pool())
         .await
         .expect("select");
     assert_eq!(text(&row, "client_key"), "");
     assert_eq!(text(&row, "device"), "");
     let refused = sqlx::query(
-        "INSERT INTO login_attempts (username_key, outcome, at, device) VALUES ('ada', 'logout', 1, NULL)",
+        "INSERT INTO wristband_login_attempts (login_key, outcome, at, device) VALUES ('ada', 'logout', 1, NULL)",
     )
     .execute(app.pool())
     .await;

@@ -57,7 +57,7 @@ async fn status_of(app: &TestApp, path: &str) -> u16 {
 
 async fn session_count(app: &TestApp, username: &str) -> i64 {
     sqlx::query(
-        "SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id \
+        "SELECT COUNT(*) AS n FROM wristband_sessions s JOIN users u ON u.id = s.user_id \
          WHERE u.username = $1",
     )
     .bind(username)
@@ -98,7 +98,7 @@ async fn a_login_registers_its_wristband_by_hash(backend: Backend) {
     let value = app.cookie("user_id").expect("a wristband");
     let row = sqlx::query(
         "SELECT user_id, token_hash, remembered, created_at, last_seen, expires_at, client_ip, \
-                user_agent FROM sessions",
+                user_agent FROM wristband_sessions",
     )
     .fetch_one(app.pool())
     .await
@@ -119,7 +119,7 @@ async fn a_login_registers_its_wristband_by_hash(backend: Backend) {
 
 async fn an_unregistered_wristband_is_anonymous_and_removed(backend: Backend) {
     let app = TestApp::signed_up(backend, "ada").await;
-    sqlx::query("DELETE FROM sessions")
+    sqlx::query("DELETE FROM wristband_sessions")
         .execute(app.pool())
         .await
         .expect("forget the registry");
@@ -133,7 +133,7 @@ async fn an_unregistered_wristband_is_anonymous_and_removed(backend: Backend) {
 }
 
 async fn last_seen_of_the_only_session(app: &TestApp) -> i64 {
-    sqlx::query("SELECT last_seen FROM sessions")
+    sqlx::query("SELECT last_seen FROM wristband_sessions")
         .fetch_one(app.pool())
         .await
         .expect("one session")
@@ -235,7 +235,7 @@ async fn settings_lists_live_sessions_and_marks_this_browser(backend: Backend) {
     let ids = session_ids_in(&page);
     assert_eq!(ids.len(), 2, "{page}");
     // Public ids, never the hashes.
-    let hashes: Vec<String> = sqlx::query("SELECT token_hash FROM sessions")
+    let hashes: Vec<String> = sqlx::query("SELECT token_hash FROM wristband_sessions")
         .fetch_all(app.pool())
         .await
         .expect("hashes")
@@ -249,7 +249,7 @@ async fn settings_lists_live_sessions_and_marks_this_browser(backend: Backend) {
 
 /// The public id of the session whose browser says it is Safari.
 async fn safari_session(app: &TestApp) -> String {
-    sqlx::query("SELECT public_id FROM sessions WHERE user_agent = $1")
+    sqlx::query("SELECT public_id FROM wristband_sessions WHERE user_agent = $1")
         .bind(SAFARI)
         .fetch_one(app.pool())
         .await
@@ -277,7 +277,7 @@ async fn ending_another_browsers_session_signs_it_out(backend: Backend) {
 
 async fn ending_this_browsers_session_logs_it_out(backend: Backend) {
     let (app, second) = alice_on_two_browsers(backend).await;
-    let this: String = sqlx::query("SELECT public_id FROM sessions WHERE user_agent = ''")
+    let this: String = sqlx::query("SELECT public_id FROM wristband_sessions WHERE user_agent = ''")
         .fetch_one(app.pool())
         .await
         .expect("this browser's session")
@@ -323,7 +323,7 @@ async fn end_others_keeps_only_this_session(backend: Backend) {
 async fn nobody_can_end_another_users_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(app.register("alice", PASSWORD).await.status().code, 303);
-    let alice_session: String = sqlx::query("SELECT public_id FROM sessions")
+    let alice_session: String = sqlx::query("SELECT public_id FROM wristband_sessions")
         .fetch_one(app.pool())
         .await
         .expect("alice's session")
@@ -402,14 +402,14 @@ async fn a_password_change_ends_every_other_session(backend: Backend) {
 
 async fn deactivation_ends_sessions_for_good(backend: Backend) {
     let (app, second) = alice_on_two_browsers(backend).await;
-    let alice = wristband::users::Username::parse("alice").expect("valid");
-    assert!(wristband::users::set_active(app.pool(), &alice, false, T0)
+    let alice = wristband_app::users::Username::parse("alice").expect("valid");
+    assert!(wristband_app::users::set_active(app.pool(), &alice, false, T0)
         .await
         .expect("deactivate"));
     assert_eq!(session_count(&app, "alice").await, 0);
     assert_eq!(status_of(&app, "/api/me").await, 401);
 
-    assert!(wristband::users::set_active(app.pool(), &alice, true, T0)
+    assert!(wristband_app::users::set_active(app.pool(), &alice, true, T0)
         .await
         .expect("reactivate"));
     // Neither wristband comes back with the account.
@@ -426,7 +426,7 @@ async fn deleting_the_account_removes_its_sessions(backend: Backend) {
         .await;
     assert_redirect_to(&deleted, "/");
     drop(deleted);
-    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sessions")
+    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM wristband_sessions")
         .fetch_one(app.pool())
         .await
         .expect("count")
@@ -447,7 +447,7 @@ async fn expired_sessions_are_pruned(backend: Backend) {
     let settings = app
         .client
         .rocket()
-        .state::<wristband::config::Settings>()
+        .state::<wristband::Settings>()
         .expect("settings");
     let pruned = wristband::retention::prune(app.pool(), settings, T0 + idle)
         .await

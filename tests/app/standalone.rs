@@ -381,7 +381,7 @@ async fn out_of_range_settings_stop_the_launch(backend: Backend) {
         ("remember_days", i64::MAX),
     ] {
         let figment = crate::common::figment(db.url()).merge((key, value));
-        let ignited = wristband::build(figment, wristband::Clock::manual(crate::common::T0))
+        let ignited = wristband_app::build(figment, wristband::Clock::manual(crate::common::T0))
             .ignite()
             .await;
         match ignited {

@@ -6,8 +6,9 @@ use rocket::http::Header;
 use rocket::local::asynchronous::LocalRequest;
 use rocket_db_pools::Database;
 use wristband::attempts::{self, Attempt, FailureScope, Outcome};
-use wristband::auth::Hasher;
-use wristband::db::{Db, DbPool};
+use wristband::Hasher;
+use wristband::DbPool;
+use wristband_app::db::Db;
 
 /// The device cookie's name in the debug profile tests run in.
 const DEVICE: &str = "device";
@@ -204,8 +205,8 @@ async fn every_attempt_is_recorded(backend: Backend) {
     drop(response);
 
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT username_key, outcome, COALESCE(client_ip, ''), COALESCE(user_agent, '') \
-         FROM login_attempts ORDER BY id",
+        "SELECT login_key, outcome, COALESCE(client_ip, ''), COALESCE(user_agent, '') \
+         FROM wristband_login_attempts ORDER BY id",
     )
     .fetch_all(app.pool())
     .await
@@ -226,7 +227,7 @@ async fn every_attempt_is_recorded(backend: Backend) {
 
     // The unknown name is recorded without a user; the rest belong to ada.
     let owned: (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM login_attempts WHERE user_id IS NOT NULL")
+        sqlx::query_as("SELECT COUNT(*) FROM wristband_login_attempts WHERE user_id IS NOT NULL")
             .fetch_one(app.pool())
             .await
             .expect("count");
@@ -308,7 +309,7 @@ async fn logins<'a>(
 }
 
 async fn rows_with_outcome(app: &TestApp, outcome: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM login_attempts WHERE outcome = $1")
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wristband_login_attempts WHERE outcome = $1")
         .bind(outcome)
         .fetch_one(app.pool())
         .await
@@ -387,7 +388,7 @@ async fn ipv6_clients_are_counted_by_their_64(backend: Backend) {
 
     // The audit trail keeps the whole address.
     let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT COALESCE(client_ip, ''), client_key FROM login_attempts \
+        "SELECT COALESCE(client_ip, ''), client_key FROM wristband_login_attempts \
          WHERE outcome = 'unknown_user' ORDER BY id",
     )
     .fetch_all(app.pool())
@@ -551,7 +552,7 @@ async fn refusals_are_recorded_once_a_minute_per_key(backend: Backend) {
             };
             let attempt = Attempt {
                 user_id: None,
-                username_key: &name,
+                login_key: &name,
                 client_ip: Some(&ip),
                 client_key: Some(&ip),
                 user_agent: None,
@@ -560,7 +561,7 @@ async fn refusals_are_recorded_once_a_minute_per_key(backend: Backend) {
                 at,
             };
             let scope = if i % 2 == 0 {
-                FailureScope::Username(&name)
+                FailureScope::Login(&name)
             } else {
                 FailureScope::Client(&ip)
             };

@@ -118,7 +118,7 @@ pub struct Recorded {
 // this order.
 const COLUMNS: &str =
     "user_id, login_key, client_ip, client_key, user_agent, device, outcome, at";
-const VALUES: &str = "$1, $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8";
+const VALUES: &str = "NULLIF($1, ''), $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8";
 
 fn bind_values<'q>(
     query: Query<'q, Any, AnyArguments<'q>>,

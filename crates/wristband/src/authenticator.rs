@@ -202,19 +202,26 @@ impl<S: UserStore> Authenticator<'_, S> {
         Ok(true)
     }
 
-    /// Creates an account (see [`Rules::register`]: `create` stores it, or
-    /// answers `None` when the login is taken) and logs the browser in with
-    /// a browser-session wristband, fresh.
-    pub async fn register<F, Fut>(
+    /// Creates an account (see [`Rules::register`]: `taken` says whether
+    /// the login is in use, `create` stores the account or answers `None`
+    /// when it was taken meanwhile) and logs the browser in with a
+    /// browser-session wristband, fresh. `None` means taken.
+    pub async fn register<T, TFut, F, Fut>(
         &self,
         password: &Password,
+        taken: T,
         create: F,
     ) -> Result<Option<S::User>, Error>
     where
+        T: FnOnce() -> TFut + Send,
+        TFut: Future<Output = Result<bool, Error>> + Send,
         F: FnOnce(PasswordHash) -> Fut + Send,
         Fut: Future<Output = Result<Option<S::User>, Error>> + Send,
     {
-        let user = self.rules.register(&self.asker, password, create).await?;
+        let user = self
+            .rules
+            .register(&self.asker, password, taken, create)
+            .await?;
         if let Some(user) = &user {
             self.sign_in(user, false);
         }

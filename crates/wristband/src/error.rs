@@ -103,7 +103,7 @@ impl Error {
                     .into(),
             ),
             Error::Csrf => Some(
-                "This form has expired or did not come from this site. Reload the page and try again."
+                "This form has expired or did not come from this site. Go back, reload the page and try again."
                     .into(),
             ),
             _ => None,

@@ -43,7 +43,8 @@ pub struct Wristband<S: UserStore> {
 }
 
 fn pool_of<D: Database<Pool = DbPool>>(rocket: &Rocket<Build>) -> Option<DbPool> {
-    D::fetch(rocket).map(|db| (**db).clone())
+    // `state`, not `D::fetch`, which would log its own misleading error.
+    rocket.state::<D>().map(|db| (**db).clone())
 }
 
 impl<S: UserStore> Wristband<S> {
@@ -119,11 +120,10 @@ impl<S: UserStore> Wristband<S> {
             }
         };
         let Some(pool) = (self.pool)(&rocket) else {
-            // Its own fairing has said why if it failed; if it is missing,
-            // this says so.
-            if rocket.state::<DbPool>().is_none() {
-                log::error!("attach the database's fairing before wristband's");
-            }
+            log::error!(
+                "wristband has no database: its fairing failed (see above), or is not \
+                 attached before wristband's"
+            );
             return Err(rocket);
         };
         if let Err(e) = migrate(&pool).await {

@@ -647,3 +647,24 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod type_tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_counted_in_bytes() {
+        assert!(Password::parse(&"é".repeat(36)).is_ok()); // 72 bytes
+        assert!(Password::parse(&"é".repeat(37)).is_err()); // 74 bytes
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let pw = Password::parse("hunter2hunter2").expect("valid");
+        assert!(!format!("{pw:?}").contains("hunter2"));
+        let hash = PasswordHash::new("$2b$04$secret".into());
+        assert!(!format!("{hash:?}").contains("secret"));
+    }
+}

@@ -311,17 +311,21 @@ impl<'a, S: UserStore> Rules<'a, S> {
     }
 
     /// Creates an account: a place in the address's hourly budget first
-    /// (429 when spent, before any bcrypt work), then the hash, then
-    /// `create`, which stores the account, or says `None` when the login is
-    /// taken (a taken login gives its place back). The new user's sign-in
-    /// is recorded.
-    pub async fn register<F, Fut>(
+    /// (429 when spent, before anything is looked up), then `taken` (a
+    /// login already in use costs no bcrypt and gives its place back), then
+    /// the hash, then `create`, which stores the account, or says `None`
+    /// when the login was taken in the meantime. The new user's sign-in is
+    /// recorded. `None` means taken.
+    pub async fn register<T, TFut, F, Fut>(
         &self,
         asker: &Asker,
         password: &Password,
+        taken: T,
         create: F,
     ) -> Result<Option<S::User>, Error>
     where
+        T: FnOnce() -> TFut + Send,
+        TFut: Future<Output = Result<bool, Error>> + Send,
         F: FnOnce(PasswordHash) -> Fut + Send,
         Fut: Future<Output = Result<Option<S::User>, Error>> + Send,
     {
@@ -332,6 +336,17 @@ impl<'a, S: UserStore> Rules<'a, S> {
             self.now(),
         )
         .await?;
+        match taken().await {
+            Ok(false) => {}
+            Ok(true) => {
+                self.release(place).await?;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.release(place).await?;
+                return Err(e);
+            }
+        }
         let created = match self.hasher.hash(password).await {
             Ok(hash) => create(hash).await,
             Err(e) => Err(e),

@@ -12,7 +12,7 @@ use rocket::local::asynchronous::{Client, LocalRequest, LocalResponse};
 use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::{AnyPool, Connection, Executor, PgConnection};
-use wristband::db::Db;
+use wristband_app::db::Db;
 use wristband::Clock;
 
 /// A 256-bit key, fixed so tests are repeatable.
@@ -163,7 +163,7 @@ impl Drop for TestDb {
 /// included): a low bcrypt cost, a known key, quiet logs, and the given
 /// database.
 pub fn figment(url: &str) -> Figment {
-    wristband::config::figment()
+    wristband_app::config::figment()
         .merge(("databases.wristband.url", url))
         .merge(("databases.wristband.max_connections", 8))
         .merge(("bcrypt_cost", 4))
@@ -218,7 +218,7 @@ impl TestApp {
     ) -> TestApp {
         let db = TestDb::create(backend).await;
         let clock = Clock::manual(T0);
-        let rocket = wristband::build(configure(figment(db.url())), clock.clone())
+        let rocket = wristband_app::build(configure(figment(db.url())), clock.clone())
             .mount("/test", extra_routes);
         let client = Client::untracked(rocket).await.expect("the app launches");
         TestApp {

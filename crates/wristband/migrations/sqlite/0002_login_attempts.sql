@@ -4,8 +4,8 @@
 -- is checked (a reserved place in the budget), then updated to its outcome.
 CREATE TABLE wristband_login_attempts (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    -- The host's user id as text; '' when the login matched no account.
-    user_id      TEXT   NOT NULL,
+    -- The host's user id as text; NULL when the login matched no account.
+    user_id      TEXT,
     -- The login as typed, lower-cased: throttling counts per name,
     -- including names that do not exist.
     login_key    TEXT   NOT NULL,
