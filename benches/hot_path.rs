@@ -8,18 +8,12 @@ use rocket::http::{ContentType, Status};
 use rocket::local::asynchronous::Client;
 use rocket::tokio::runtime::Runtime;
 use rocket_db_pools::Database;
-use sqlx::AnyPool;
-use wristband::templates::{context, Template};
-
-use wristband::auth::{CsrfSecret, Hasher, SafeRedirect};
-use wristband::db::Db;
-use wristband::sessions::{self, TokenHash};
-use wristband::users::{self, Password, Username};
-use wristband::Clock;
-
-/// The wristband's name in the release profile (benches build with
-/// optimisations, which select it): `Secure`, so `__Host-`.
-const WRISTBAND: &str = wristband::auth::cookie::USER_COOKIE.prefixed();
+use wristband::sessions::TokenHash;
+use wristband::{Clock, CookieNames, CsrfSecret, Hasher, Password, SafeRedirect, UserStore};
+use wristband_app::auth::Users;
+use wristband_app::db::Db;
+use wristband_app::templates::{context, Template};
+use wristband_app::users::{self, Username};
 
 /// The app on a scratch SQLite file, with one user in it, signed in: the
 /// tracked client keeps the registered wristband and sends it back.
@@ -62,7 +56,7 @@ fn app() -> App {
     let runtime = Runtime::new().expect("a tokio runtime");
     let dir = tempfile::tempdir().expect("a scratch directory");
     let url = format!("sqlite://{}", dir.path().join("bench.sqlite").display());
-    let figment = wristband::config::figment()
+    let figment = wristband_app::config::figment()
         .merge(("databases.wristband.url", url))
         // The lowest cost the release profile accepts; only the login the
         // setup makes pays it.
@@ -72,7 +66,7 @@ fn app() -> App {
         .merge(("secret_key", "d3Jpc3RiYW5kLWJlbmNoLW5vdC1hLXNlY3JldC0zMmI="))
         .merge(("log_level", "off"));
     let (client, user_id) = runtime.block_on(async {
-        let client = Client::tracked(wristband::build(figment, Clock::system()))
+        let client = Client::tracked(wristband_app::build(figment, Clock::system()))
             .await
             .expect("the app launches");
         let db = Db::fetch(client.rocket()).expect("the database is attached");
@@ -88,10 +82,13 @@ fn app() -> App {
         log_in(&client, "bench-user", "bench password 1").await;
         (client, user.id)
     });
+    // The wristband's name in the release profile (benches build with
+    // optimisations, which select it): `Secure`, so `__Host-`.
+    let wristband = CookieNames::default().user.prefixed();
     let token = TokenHash::of(
         client
             .cookies()
-            .get(WRISTBAND)
+            .get(wristband)
             .expect("a wristband after logging in")
             .value(),
     );
@@ -106,28 +103,28 @@ fn app() -> App {
 
 fn cookie_and_user(c: &mut Criterion, app: &App) {
     let db = Db::fetch(app.client.rocket()).expect("the database is attached");
-    let pool: &AnyPool = db;
+    let store = Users::new();
     // The guards' one read (the user joined with the registry) two ways:
     // through sqlx's pool (a health ping before and after each use) and on a
     // kept "quick" connection, as the guards do it.
     let now = Clock::system().now();
-    c.bench_function("user/find_signed_in on the pool (SQLite)", |b| {
+    c.bench_function("user/load_signed_in on the pool (SQLite)", |b| {
         b.iter(|| {
-            app.runtime.block_on(sessions::find_signed_in(
-                pool,
-                black_box(app.user_id),
-                &app.token,
-                now,
-            ))
+            app.runtime.block_on(async {
+                let mut conn = db.acquire().await.expect("a connection");
+                store
+                    .load_signed_in(&mut conn, black_box(&app.user_id), &app.token, now)
+                    .await
+            })
         })
     });
-    c.bench_function("user/find_signed_in on a quick connection (SQLite)", |b| {
+    c.bench_function("user/load_signed_in on a quick connection (SQLite)", |b| {
         b.iter(|| {
             app.runtime.block_on(async {
                 let mut conn = db.quick().await.expect("a connection");
-                let found =
-                    sessions::find_signed_in(&mut *conn, black_box(app.user_id), &app.token, now)
-                        .await;
+                let found = store
+                    .load_signed_in(&mut conn, black_box(&app.user_id), &app.token, now)
+                    .await;
                 conn.keep();
                 found
             })

@@ -352,12 +352,21 @@ async fn both_backends_have_the_same_schema() {
             .contains(&("users".to_string(), "primary key", vec!["id".to_string()])),
         "{on_sqlite:#?}"
     );
-    // 0003: what throttling counts by, and the per-address registrations.
+    // The library's tables: what throttling counts by, the per-address
+    // registrations, and the registry's lookups.
     for (table, index) in [
-        ("login_attempts", "login_attempts_client_key_at"),
-        ("login_attempts", "login_attempts_device_at"),
-        ("registrations", "registrations_client_key_at"),
-        ("registrations", "registrations_at"),
+        (
+            "wristband_login_attempts",
+            "wristband_login_attempts_client_key_at",
+        ),
+        ("wristband_login_attempts", "wristband_login_attempts_device_at"),
+        (
+            "wristband_registrations",
+            "wristband_registrations_client_key_at",
+        ),
+        ("wristband_registrations", "wristband_registrations_at"),
+        ("wristband_sessions", "wristband_sessions_user"),
+        ("wristband_sessions", "wristband_sessions_expires"),
     ] {
         assert!(
             on_sqlite
@@ -370,8 +379,8 @@ async fn both_backends_have_the_same_schema() {
         !on_sqlite
             .indexes
             .iter()
-            .any(|(_, index, _)| index == "login_attempts_ip_at"),
-        "per-address counts read client_key now"
+            .any(|(table, _, _)| table == "sessions" || table == "login_attempts"),
+        "the app's old copies of the library's tables are gone"
     );
     assert_eq!(on_sqlite.columns, on_postgres.columns, "columns");
     assert_eq!(

@@ -57,7 +57,8 @@ async fn status_of(app: &TestApp, path: &str) -> u16 {
 
 async fn session_count(app: &TestApp, username: &str) -> i64 {
     sqlx::query(
-        "SELECT COUNT(*) AS n FROM wristband_sessions s JOIN users u ON u.id = s.user_id \
+        "SELECT COUNT(*) AS n FROM wristband_sessions s \
+         JOIN users u ON CAST(u.id AS TEXT) = s.user_id \
          WHERE u.username = $1",
     )
     .bind(username)

@@ -139,6 +139,13 @@ fn escape(text: &str) -> String {
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         self.log(req);
+        self.respond_quietly(req)
+    }
+}
+
+impl Error {
+    /// The response, without the log line (for a failure logged already).
+    pub(crate) fn respond_quietly(self, req: &Request<'_>) -> response::Result<'static> {
         let status = self.status();
         let json = crate::wants_json(req);
         let mut response = if json {

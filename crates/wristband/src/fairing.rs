@@ -7,7 +7,11 @@ use rocket::tokio::task;
 use rocket::{Build, Orbit, Request, Response, Rocket};
 use rocket_db_pools::Database;
 
+use rocket::http::Header;
+
 use crate::band;
+use crate::error::Error;
+use crate::guard::Presence;
 use crate::clock::Clock;
 use crate::db::DbPool;
 use crate::guard::UserLoads;
@@ -165,6 +169,34 @@ impl<S: UserStore> Wristband<S> {
     }
 }
 
+/// A request whose user lookup failed must not be answered as if the
+/// visitor were anonymous: Rocket's `Option<T>` guard turns the guard's 503
+/// into `None`, so a route taking `Option<CurrentUser<S>>` would render its
+/// anonymous page. Such a response becomes a 503; the cookie changes it
+/// made (a logout's removals) are kept.
+fn unavailable_is_503<'r>(req: &'r Request<'_>, res: &mut Response<'r>) {
+    if res.status().code >= 400 || !matches!(Presence::of(req), Presence::Unavailable) {
+        return;
+    }
+    let cookies: Vec<String> = res
+        .headers()
+        .get("Set-Cookie")
+        .map(str::to_string)
+        .collect();
+    // The lookup logged the cause.
+    let failed = Error::Database(sqlx::Error::PoolTimedOut).respond_quietly(req);
+    match failed {
+        Ok(failed) => *res = failed,
+        Err(status) => {
+            res.set_status(status);
+            return;
+        }
+    }
+    for cookie in cookies {
+        res.adjoin_header(Header::new("Set-Cookie", cookie));
+    }
+}
+
 #[rocket::async_trait]
 impl<S: UserStore> Fairing for Wristband<S> {
     fn info(&self) -> Info {
@@ -183,6 +215,7 @@ impl<S: UserStore> Fairing for Wristband<S> {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        unavailable_is_503(req, res);
         band::register_issued(req, res).await;
     }
 }

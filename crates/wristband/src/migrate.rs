@@ -38,25 +38,28 @@ const MIGRATIONS: &[Migration] = &[
 /// only for tools that use the tables without launching Rocket.
 pub async fn migrate(db: &DbPool) -> Result<(), Error> {
     let mut conn = db.acquire().await?;
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS wristband_migrations (\
-             version BIGINT PRIMARY KEY, name TEXT NOT NULL)",
-    )
-    .await?;
     let mut tx = conn.begin().await?;
-    // One migrator at a time: PostgreSQL by a transaction-scoped advisory
-    // lock, SQLite by taking the write lock with a write that changes nothing.
-    match db.backend() {
-        Backend::Postgres => {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('wristband migrations', 0))::text")
-                .fetch_one(&mut *tx)
-                .await?;
-        }
-        Backend::Sqlite => {
-            sqlx::query("DELETE FROM wristband_migrations WHERE version < 0")
-                .execute(&mut *tx)
-                .await?;
-        }
+    // One migrator at a time, the ledger included (PostgreSQL's CREATE TABLE
+    // IF NOT EXISTS is not safe against a simultaneous one): PostgreSQL by a
+    // transaction-scoped advisory lock, SQLite by taking the write lock with
+    // a write that changes nothing.
+    if db.backend() == Backend::Postgres {
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('wristband migrations', 0))::text",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+    }
+    (&mut *tx)
+        .execute(
+            "CREATE TABLE IF NOT EXISTS wristband_migrations (\
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+        )
+        .await?;
+    if db.backend() == Backend::Sqlite {
+        sqlx::query("DELETE FROM wristband_migrations WHERE version < 0")
+            .execute(&mut *tx)
+            .await?;
     }
     let applied: Vec<i64> = sqlx::query("SELECT version FROM wristband_migrations")
         .fetch_all(&mut *tx)

@@ -156,7 +156,7 @@ mod tests {
 
     fn attempt<'a>(device: Option<&'a str>, client_key: Option<&'a str>) -> Attempt<'a> {
         Attempt {
-            user_id: Some(1),
+            user_id: Some("1"),
             login_key: "ada",
             client_ip: client_key,
             client_key,
