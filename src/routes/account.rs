@@ -178,7 +178,11 @@ async fn settings_page(
 }
 
 #[get("/settings")]
-async fn settings(user: User, page: Page<'_>, auth: Authenticator<'_>) -> Result<Template, ErrorPage> {
+async fn settings(
+    user: User,
+    page: Page<'_>,
+    auth: Authenticator<'_>,
+) -> Result<Template, ErrorPage> {
     settings_page(&page, &auth, &user, &FieldErrors::new()).await
 }
 

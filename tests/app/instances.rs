@@ -14,9 +14,9 @@ use rocket::local::asynchronous::Client;
 use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::Row;
+use wristband::Clock;
 use wristband::Hasher;
 use wristband_app::db::Db;
-use wristband::Clock;
 
 postgres_tests!(
     instances_start_together_on_a_fresh_database,

@@ -8,8 +8,8 @@ use crate::common::{Backend, TestApp, PASSWORD};
 use rocket::local::asynchronous::Client;
 use sqlx::{AnyPool, Row};
 use wristband::attempts::{self, Attempt, Outcome};
-use wristband::Settings;
 use wristband::retention::{self, Pruned, BATCH_ROWS};
+use wristband::Settings;
 
 backend_tests!(
     history_older_than_history_days_is_pruned,

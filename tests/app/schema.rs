@@ -359,7 +359,10 @@ async fn both_backends_have_the_same_schema() {
             "wristband_login_attempts",
             "wristband_login_attempts_client_key_at",
         ),
-        ("wristband_login_attempts", "wristband_login_attempts_device_at"),
+        (
+            "wristband_login_attempts",
+            "wristband_login_attempts_device_at",
+        ),
         (
             "wristband_registrations",
             "wristband_registrations_client_key_at",

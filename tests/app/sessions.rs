@@ -278,11 +278,12 @@ async fn ending_another_browsers_session_signs_it_out(backend: Backend) {
 
 async fn ending_this_browsers_session_logs_it_out(backend: Backend) {
     let (app, second) = alice_on_two_browsers(backend).await;
-    let this: String = sqlx::query("SELECT public_id FROM wristband_sessions WHERE user_agent = ''")
-        .fetch_one(app.pool())
-        .await
-        .expect("this browser's session")
-        .get("public_id");
+    let this: String =
+        sqlx::query("SELECT public_id FROM wristband_sessions WHERE user_agent = ''")
+            .fetch_one(app.pool())
+            .await
+            .expect("this browser's session")
+            .get("public_id");
     let ended = app
         .post_with_token("/settings/sessions/end", &[("session", &this)])
         .await;
@@ -404,15 +405,19 @@ async fn a_password_change_ends_every_other_session(backend: Backend) {
 async fn deactivation_ends_sessions_for_good(backend: Backend) {
     let (app, second) = alice_on_two_browsers(backend).await;
     let alice = wristband_app::users::Username::parse("alice").expect("valid");
-    assert!(wristband_app::users::set_active(app.pool(), &alice, false, T0)
-        .await
-        .expect("deactivate"));
+    assert!(
+        wristband_app::users::set_active(app.pool(), &alice, false, T0)
+            .await
+            .expect("deactivate")
+    );
     assert_eq!(session_count(&app, "alice").await, 0);
     assert_eq!(status_of(&app, "/api/me").await, 401);
 
-    assert!(wristband_app::users::set_active(app.pool(), &alice, true, T0)
-        .await
-        .expect("reactivate"));
+    assert!(
+        wristband_app::users::set_active(app.pool(), &alice, true, T0)
+            .await
+            .expect("reactivate")
+    );
     // Neither wristband comes back with the account.
     assert_eq!(status_of(&app, "/api/me").await, 401);
     app.switch_browser(second);

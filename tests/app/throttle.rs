@@ -6,8 +6,8 @@ use rocket::http::Header;
 use rocket::local::asynchronous::LocalRequest;
 use rocket_db_pools::Database;
 use wristband::attempts::{self, Attempt, FailureScope, Outcome};
-use wristband::Hasher;
 use wristband::DbPool;
+use wristband::Hasher;
 use wristband_app::db::Db;
 
 /// The device cookie's name in the debug profile tests run in.
@@ -309,11 +309,12 @@ async fn logins<'a>(
 }
 
 async fn rows_with_outcome(app: &TestApp, outcome: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wristband_login_attempts WHERE outcome = $1")
-        .bind(outcome)
-        .fetch_one(app.pool())
-        .await
-        .expect("count");
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM wristband_login_attempts WHERE outcome = $1")
+            .bind(outcome)
+            .fetch_one(app.pool())
+            .await
+            .expect("count");
     n
 }
 

@@ -116,8 +116,7 @@ pub struct Recorded {
 // BIGINT bound on its next use. '' stands for "none" and NULLIF turns it
 // back into NULL where the column allows one. The values are $1..$8, in
 // this order.
-const COLUMNS: &str =
-    "user_id, login_key, client_ip, client_key, user_agent, device, outcome, at";
+const COLUMNS: &str = "user_id, login_key, client_ip, client_key, user_agent, device, outcome, at";
 const VALUES: &str = "NULLIF($1, ''), $2, NULLIF($3, ''), $4, NULLIF($5, ''), $6, $7, $8";
 
 fn bind_values<'q>(
@@ -175,9 +174,7 @@ pub enum FailureScope<'a> {
 impl FailureScope<'_> {
     fn key(&self) -> &str {
         match self {
-            FailureScope::Login(key) | FailureScope::Client(key) | FailureScope::Device(key) => {
-                key
-            }
+            FailureScope::Login(key) | FailureScope::Client(key) | FailureScope::Device(key) => key,
         }
     }
 

@@ -85,7 +85,11 @@ fn secret<'a>(req: &'a Request<'_>) -> &'a CsrfSecret {
 }
 
 fn set_secret(jar: &CookieJar<'_>, settings: &Settings, secret: &CsrfSecret) {
-    let mut cookie = cookie::cookie(settings.cookies.csrf, crate::hex::encode(&secret.0), settings);
+    let mut cookie = cookie::cookie(
+        settings.cookies.csrf,
+        crate::hex::encode(&secret.0),
+        settings,
+    );
     cookie.set_expires(cookie::BROWSER_SESSION);
     jar.add_private(cookie);
 }
@@ -155,7 +159,8 @@ pub fn token_for(req: &Request<'_>) -> CsrfToken {
 
 /// Whether `jar` already holds a CSRF secret (tests and diagnostics).
 pub fn has_secret(jar: &CookieJar<'_>, settings: &Settings) -> bool {
-    jar.get_private(settings.cookie_name(settings.cookies.csrf)).is_some()
+    jar.get_private(settings.cookie_name(settings.cookies.csrf))
+        .is_some()
 }
 
 /// Whether every field name and value of a URL-encoded body percent-decodes

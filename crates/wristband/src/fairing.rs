@@ -10,10 +10,10 @@ use rocket_db_pools::Database;
 use rocket::http::Header;
 
 use crate::band;
-use crate::error::Error;
-use crate::guard::Presence;
 use crate::clock::Clock;
 use crate::db::DbPool;
+use crate::error::Error;
+use crate::guard::Presence;
 use crate::guard::UserLoads;
 use crate::managed::Users;
 use crate::migrate::migrate;
@@ -97,7 +97,9 @@ impl<S: UserStore> Wristband<S> {
         let mut settings = Settings::from_figment(rocket.figment())?;
         for path in [&self.login_path, &self.reauth_path].into_iter().flatten() {
             if !path.starts_with('/') || path.starts_with("//") {
-                return Err(format!("wristband paths must be local, like /login, not {path:?}"));
+                return Err(format!(
+                    "wristband paths must be local, like /login, not {path:?}"
+                ));
             }
         }
         if let Some(path) = &self.login_path {

@@ -49,7 +49,9 @@ pub(crate) fn store<S: UserStore>(rocket: &Rocket<Orbit>) -> Result<&S, Error> {
                 "no wristband fairing for the user store {}",
                 std::any::type_name::<S>()
             );
-            Err(Error::Corrupt("wristband is not attached for this user store".into()))
+            Err(Error::Corrupt(
+                "wristband is not attached for this user store".into(),
+            ))
         }
     }
 }

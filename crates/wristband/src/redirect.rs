@@ -146,3 +146,9 @@ mod tests {
         assert_eq!(encode_query_value("/a?b=c&d"), "%2Fa%3Fb%3Dc%26d");
     }
 }
+
+impl From<SafeRedirect> for rocket::response::Redirect {
+    fn from(target: SafeRedirect) -> Self {
+        rocket::response::Redirect::to(target.as_str().to_string())
+    }
+}

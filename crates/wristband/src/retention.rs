@@ -13,10 +13,10 @@ use sqlx::AnyPool;
 
 use crate::attempts;
 use crate::clock::Clock;
-use crate::settings::Settings;
 use crate::db::DbPool;
 use crate::error::Error;
 use crate::sessions;
+use crate::settings::Settings;
 
 /// Rows deleted per statement: small enough that no statement holds the
 /// table (SQLite's write lock above all) for more than a moment.

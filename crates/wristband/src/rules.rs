@@ -108,15 +108,14 @@ impl<'a, S: UserStore> Rules<'a, S> {
         }
     }
 
-    async fn record(
-        &self,
-        asker: &Asker,
-        user: &S::User,
-        outcome: Recorded,
-    ) -> Result<(), Error> {
+    async fn record(&self, asker: &Asker, user: &S::User, outcome: Recorded) -> Result<(), Error> {
         let id = user.id().to_string();
         let key = throttle::login_key(user.login());
-        attempts::record(self.db, &self.attempt(asker, Some(&id), &key, None, outcome)).await
+        attempts::record(
+            self.db,
+            &self.attempt(asker, Some(&id), &key, None, outcome),
+        )
+        .await
     }
 
     /// A place in the throttling budgets for a password check, or the
@@ -170,7 +169,8 @@ impl<'a, S: UserStore> Rules<'a, S> {
         // is a 503 that cost no database work either.
         let place = self.hasher.admit()?;
         let key = throttle::login_key(typed_login);
-        let account = self.find_login(&key).await?;
+        // The whole login, lower-cased: the key is cut short for counting.
+        let account = self.find_login(&typed_login.to_lowercase()).await?;
         let user_id = account.as_ref().map(|a| a.user.id().to_string());
         let reservation = self.reserve(asker, user_id.as_deref(), &key).await?;
         let (password_ok, reservation) = self
@@ -207,7 +207,7 @@ impl<'a, S: UserStore> Rules<'a, S> {
         let key = throttle::login_key(user.login());
         let id = user.id().to_string();
         let reservation = self.reserve(asker, Some(&id), &key).await?;
-        let account = self.find_login(&key).await?;
+        let account = self.find_login(&user.login().to_lowercase()).await?;
         // Only this very account's hash will do.
         let stored = account
             .as_ref()

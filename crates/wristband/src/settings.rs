@@ -54,9 +54,9 @@ impl CookieName {
     /// valid cookie name (a non-empty RFC 6265 token).
     pub fn named(plain: &str) -> Option<CookieName> {
         let valid = !plain.is_empty()
-            && plain.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-            });
+            && plain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !valid {
             return None;
         }

@@ -234,6 +234,9 @@ where
         let Some(row) = row else {
             return Ok(None);
         };
-        Ok(Some((T::from_row(&row)?, sessions::current_from_row(&row)?)))
+        Ok(Some((
+            T::from_row(&row)?,
+            sessions::current_from_row(&row)?,
+        )))
     }
 }

@@ -8,11 +8,11 @@
 //! before its password is checked, and the place becomes the outcome after.
 
 use crate::attempts::{self, Attempt, FailureScope, Reservation};
-use crate::ClientKey;
-use crate::settings::Settings;
 use crate::db::DbPool;
 use crate::error::Error;
 use crate::registrations::{self, Place};
+use crate::settings::Settings;
+use crate::ClientKey;
 
 /// The window `max_registrations_per_ip` counts over.
 pub const REGISTRATION_WINDOW_SECS: i64 = 3600;

@@ -80,7 +80,7 @@ pub enum Unauthorized {
     #[response(status = 401)]
     Json(Json<Value>),
     /// To the login or reauth page, with `?next=`.
-    Redirect(Flash<Redirect>),
+    Redirect(Box<Flash<Redirect>>),
 }
 
 /// The 401 catcher wristband registers: every guard refusal ends here.
@@ -101,7 +101,7 @@ pub fn unauthorized(req: &Request<'_>) -> Unauthorized {
         return Unauthorized::Json(Json(json!({ "error": "unauthorized" })));
     }
     let next = return_target(req);
-    Unauthorized::Redirect(match presence {
+    Unauthorized::Redirect(Box::new(match presence {
         // Signed in, yet refused: the session is not fresh enough.
         Presence::SignedIn(_) => Flash::warning(
             redirect_with_next(&settings.reauth_path, next),
@@ -111,7 +111,7 @@ pub fn unauthorized(req: &Request<'_>) -> Unauthorized {
             redirect_with_next(&settings.login_path, next),
             LOGIN_MESSAGE,
         ),
-    })
+    }))
 }
 
 #[cfg(test)]

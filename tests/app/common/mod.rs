@@ -12,8 +12,8 @@ use rocket::local::asynchronous::{Client, LocalRequest, LocalResponse};
 use rocket::time::OffsetDateTime;
 use rocket_db_pools::Database;
 use sqlx::{AnyPool, Connection, Executor, PgConnection};
-use wristband_app::db::Db;
 use wristband::Clock;
+use wristband_app::db::Db;
 
 /// A 256-bit key, fixed so tests are repeatable.
 pub const SECRET_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";

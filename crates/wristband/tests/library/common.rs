@@ -171,7 +171,10 @@ macro_rules! host_routes {
             auth: Authenticator<'_, $store>,
         ) -> Result<(Status, &'static str), Error> {
             Ok(
-                match auth.login(&form.name, &form.password, form.remember).await? {
+                match auth
+                    .login(&form.name, &form.password, form.remember)
+                    .await?
+                {
                     LoginOutcome::LoggedIn(_) => (Status::Ok, "in"),
                     LoginOutcome::Invalid => (Status::Unauthorized, "invalid"),
                     LoginOutcome::Deactivated => (Status::Forbidden, "deactivated"),
@@ -218,7 +221,10 @@ pub async fn log_in(client: &Client, name: &str, password: &str) -> Status {
     client
         .post("/login")
         .header(ContentType::Form)
-        .body(format!("name={name}&password={}", password.replace(' ', "+")))
+        .body(format!(
+            "name={name}&password={}",
+            password.replace(' ', "+")
+        ))
         .dispatch()
         .await
         .status()

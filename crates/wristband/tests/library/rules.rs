@@ -1,14 +1,15 @@
 //! The sign-in rules on their own: no request, no cookie, just a database,
 //! a hasher, settings, a clock and a store.
 
-use wristband::{
-    migrate, Asker, Clock, DbPool, Error, Hasher, LoginOutcome, Rules, Settings,
-};
+use wristband::{migrate, Asker, Clock, DbPool, Error, Hasher, LoginOutcome, Rules, Settings};
 
 use crate::common::{Memory, PASSWORD};
 
 async fn pool(dir: &tempfile::TempDir) -> DbPool {
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("rules.sqlite").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("rules.sqlite").display()
+    );
     let config = rocket::figment::Figment::from(("url", url))
         .merge(("max_connections", 4))
         .merge(("connect_timeout", 5));

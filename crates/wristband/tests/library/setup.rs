@@ -73,7 +73,13 @@ async fn paths_and_cookie_names_are_the_hosts() {
     assert!(band.contains("HttpOnly") && band.contains("SameSite=Lax") && band.contains("Path=/"));
     assert!(!set.iter().any(|c| c.starts_with("user_id=")), "{set:?}");
     assert_eq!(
-        client.get("/private").dispatch().await.into_string().await.as_deref(),
+        client
+            .get("/private")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .as_deref(),
         Some("hello ada")
     );
 }
@@ -84,7 +90,10 @@ async fn the_json_rule_is_the_hosts() {
     let response = client.get("/private").dispatch().await;
     assert_eq!(response.status(), Status::Unauthorized);
     // Outside the rule, the redirect.
-    assert_eq!(log_in(&client, "ada", "wrong password").await, Status::Unauthorized);
+    assert_eq!(
+        log_in(&client, "ada", "wrong password").await,
+        Status::Unauthorized
+    );
 }
 
 #[rocket::async_test]
@@ -109,7 +118,13 @@ async fn figment_settings_reach_the_library() {
     let rocket = crate::common::people_app_on(figment, fairing());
     let client = Client::tracked(rocket).await.expect("the host launches");
     for _ in 0..2 {
-        assert_eq!(log_in(&client, "ada", "wrong password").await, Status::Unauthorized);
+        assert_eq!(
+            log_in(&client, "ada", "wrong password").await,
+            Status::Unauthorized
+        );
     }
-    assert_eq!(log_in(&client, "ada", PASSWORD).await, Status::TooManyRequests);
+    assert_eq!(
+        log_in(&client, "ada", PASSWORD).await,
+        Status::TooManyRequests
+    );
 }

@@ -15,9 +15,31 @@ async fn a_table_store_signs_in_by_its_login_column_and_honours_active() {
     let client = Client::tracked(people_app(&dir, Wristband::new::<Db>(People::new())))
         .await
         .expect("launches");
-    assert_eq!(client.get("/maybe").dispatch().await.into_string().await.as_deref(), Some("stranger"));
-    assert_eq!(log_in(&client, "ADA", PASSWORD).await, Status::Ok, "logins are lower-cased");
-    assert_eq!(client.get("/maybe").dispatch().await.into_string().await.as_deref(), Some("ada"));
+    assert_eq!(
+        client
+            .get("/maybe")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .as_deref(),
+        Some("stranger")
+    );
+    assert_eq!(
+        log_in(&client, "ADA", PASSWORD).await,
+        Status::Ok,
+        "logins are lower-cased"
+    );
+    assert_eq!(
+        client
+            .get("/maybe")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .as_deref(),
+        Some("ada")
+    );
     assert_eq!(log_in(&client, "bob", PASSWORD).await, Status::Forbidden);
 }
 
@@ -26,22 +48,45 @@ async fn any_store_will_do_and_a_failing_one_is_503_never_anonymous() {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let store = Memory::with_ada();
     let failing = store.failing.clone();
-    let client = Client::tracked(memory_app(&dir, store)).await.expect("launches");
-    assert_eq!(log_in(&client, "nobody", PASSWORD).await, Status::Unauthorized);
+    let client = Client::tracked(memory_app(&dir, store))
+        .await
+        .expect("launches");
+    assert_eq!(
+        log_in(&client, "nobody", PASSWORD).await,
+        Status::Unauthorized
+    );
     assert_eq!(log_in(&client, "ada", PASSWORD).await, Status::Ok);
     assert_eq!(
-        client.get("/private").dispatch().await.into_string().await.as_deref(),
+        client
+            .get("/private")
+            .dispatch()
+            .await
+            .into_string()
+            .await
+            .as_deref(),
         Some("hello ada")
     );
 
     failing.store(true, Ordering::SeqCst);
-    assert_eq!(client.get("/private").dispatch().await.status(), Status::ServiceUnavailable);
-    assert_eq!(client.get("/maybe").dispatch().await.status(), Status::ServiceUnavailable);
+    assert_eq!(
+        client.get("/private").dispatch().await.status(),
+        Status::ServiceUnavailable
+    );
+    assert_eq!(
+        client.get("/maybe").dispatch().await.status(),
+        Status::ServiceUnavailable
+    );
     // Still signed in once the store answers again: nothing was taken off.
     failing.store(false, Ordering::SeqCst);
     assert_eq!(client.get("/private").dispatch().await.status(), Status::Ok);
 
-    let token = client.get("/token").dispatch().await.into_string().await.unwrap_or_default();
+    let token = client
+        .get("/token")
+        .dispatch()
+        .await
+        .into_string()
+        .await
+        .unwrap_or_default();
     let out = client
         .post("/logout")
         .header(rocket::http::ContentType::Form)
@@ -49,5 +94,8 @@ async fn any_store_will_do_and_a_failing_one_is_503_never_anonymous() {
         .dispatch()
         .await;
     assert_eq!(out.status(), Status::Ok);
-    assert_eq!(client.get("/private").dispatch().await.status(), Status::SeeOther);
+    assert_eq!(
+        client.get("/private").dispatch().await.status(),
+        Status::SeeOther
+    );
 }
