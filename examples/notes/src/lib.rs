@@ -71,8 +71,9 @@ fn create_tables() -> AdHoc {
             // Db::init failed and has logged why.
             return Err(rocket);
         };
+        let pool: &sqlx::AnyPool = db;
         for statement in SCHEMA {
-            if let Err(e) = sqlx::query(statement).execute(&***db).await {
+            if let Err(e) = sqlx::query(statement).execute(pool).await {
                 log::error!("creating the notes tables failed: {e}");
                 return Err(rocket);
             }

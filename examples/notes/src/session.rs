@@ -4,6 +4,7 @@ use rocket::http::Status;
 use rocket::request::FlashMessage;
 use rocket::response::Redirect;
 use rocket::{get, post, routes, FromForm, Route};
+use sqlx::AnyPool;
 use wristband::{
     Authenticator, CsrfForm, CsrfToken, Error, LoginOutcome, Password, SafeRedirect, TokenOnly,
 };
@@ -89,7 +90,8 @@ async fn signup(
         Ok(password) => password,
         Err(why) => return Ok(refuse(Status::UnprocessableEntity, why)),
     };
-    let (pool, now, typed) = (&***db, auth.now(), email.as_str());
+    // The closure runs once the password is hashed; it only borrows.
+    let (pool, now, typed): (&AnyPool, _, _) = (db, auth.now(), email.as_str());
     let created = auth
         .register(&password, |hash| async move {
             Ok(member::create(pool, typed, &hash, now).await?)

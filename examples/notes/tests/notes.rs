@@ -1,10 +1,18 @@
 //! The notes app, driven through Rocket's local client: each test launches
-//! the real app on a fresh SQLite file of its own, with a low bcrypt cost.
+//! the real app on a fresh database of its own, with a low bcrypt cost.
+//!
+//! Every test runs twice, as `sqlite::name` and `postgres::name`. The
+//! PostgreSQL one needs `WRISTBAND_TEST_POSTGRES` to name a server it may
+//! create databases on (`postgres://root@127.0.0.1:5432/test`); without it,
+//! it prints one line saying it was skipped.
+
+use std::io::Write;
 
 use rocket::futures::future::join_all;
 use rocket::http::{ContentType, Cookie, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::Value;
+use sqlx::Connection;
 use tempfile::TempDir;
 
 /// A fixed key for tests only, so every client of one test decrypts the
@@ -13,37 +21,166 @@ const TEST_KEY: &str = "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=";
 
 const PASSWORD: &str = "correct horse battery";
 
-/// One test's database, and the first browser on it.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Each test, once per database.
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[rocket::async_test]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[rocket::async_test]
+                async fn $name() {
+                    if super::postgres_server().is_some() {
+                        super::$name(super::Backend::Postgres).await
+                    } else {
+                        super::skipped(concat!("postgres::", stringify!($name)));
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_databases!(
+    a_protected_page_sends_visitors_to_log_in_and_back,
+    wrong_credentials_get_the_form_again_with_one_message,
+    next_may_only_point_back_into_the_site,
+    logging_out_ends_the_session_for_good,
+    failed_logins_are_throttled_even_when_they_come_at_once,
+    the_api_answers_json_and_only_with_the_members_notes,
+    a_post_without_the_right_token_is_refused_and_changes_nothing,
+    the_home_page_shows_visitors_and_members_apart,
+    what_members_type_is_escaped,
+    signing_up_checks_the_form_and_refuses_a_taken_email,
+    a_database_that_fails_gives_503_not_a_visitor,
+);
+
+fn postgres_server() -> Option<String> {
+    std::env::var("WRISTBAND_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Written to stderr itself, past libtest's capture: a skipped test must
+/// not look like a passing one.
+fn skipped(test: &str) {
+    let line = format!("skipped {test}: WRISTBAND_TEST_POSTGRES is not set\n");
+    // Nowhere better to say it if stderr is gone.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// A database for one test, gone after it.
+enum TestDb {
+    Sqlite(TempDir),
+    Postgres { server: String, name: String },
+}
+
+impl TestDb {
+    async fn create(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => TestDb::Sqlite(tempfile::tempdir().expect("a temporary directory")),
+            Backend::Postgres => {
+                let server = postgres_server().expect("WRISTBAND_TEST_POSTGRES is set");
+                let name = format!("notes_test_{:016x}", rand::random::<u64>());
+                let mut admin = sqlx::PgConnection::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
+                sqlx::query(&format!(r#"CREATE DATABASE "{name}""#))
+                    .execute(&mut admin)
+                    .await
+                    .expect("the test database is created");
+                TestDb::Postgres { server, name }
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("notes.sqlite").display())
+            }
+            TestDb::Postgres { server, name } => with_database(server, name),
+        }
+    }
+}
+
+/// The server URL with its database name replaced by `name`.
+fn with_database(server: &str, name: &str) -> String {
+    let (base, query) = match server.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (server, String::new()),
+    };
+    let authority_at = base.find("://").map_or(0, |i| i + 3);
+    let host = match base[authority_at..].find('/') {
+        Some(slash) => &base[..authority_at + slash],
+        None => base,
+    };
+    format!("{host}/{name}{query}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let TestDb::Postgres { server, name } = self else {
+            return;
+        };
+        let (server, name) = (server.clone(), name.clone());
+        // Drop runs on the test's runtime, which must not be blocked: a
+        // thread of its own, with a small runtime, drops the database.
+        let dropped = std::thread::spawn(move || {
+            let runtime = rocket::tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&server).await?;
+                let drop = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
+                sqlx::query(&drop).execute(&mut admin).await?;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+/// One test's first browser, and its database.
 struct App {
-    dir: TempDir,
     client: Client,
+    // Last, so the app is gone before its database is.
+    db: TestDb,
 }
 
 impl App {
-    async fn new() -> App {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let client = browser(&dir).await;
-        App { dir, client }
+    async fn new(backend: Backend) -> App {
+        let db = TestDb::create(backend).await;
+        let client = browser(&db.url()).await;
+        App { client, db }
     }
 
     /// Another browser, with no cookies, on the same database (a second
     /// instance of the app, as behind a load balancer).
     async fn stranger(&self) -> Client {
-        browser(&self.dir).await
-    }
-
-    fn database_url(&self) -> String {
-        database_url(&self.dir)
+        browser(&self.db.url()).await
     }
 }
 
-fn database_url(dir: &TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("notes.sqlite").display())
-}
-
-async fn browser(dir: &TempDir) -> Client {
+async fn browser(url: &str) -> Client {
     let figment = notes::figment()
-        .merge(("databases.notes.url", database_url(dir)))
+        .merge(("databases.notes.url", url))
         .merge(("bcrypt_cost", 4))
         .merge(("secret_key", TEST_KEY));
     Client::tracked(notes::rocket(figment))
@@ -179,9 +316,8 @@ fn wristband_cookie(client: &Client) -> Option<Cookie<'static>> {
         .map(|c| c.clone().into_owned())
 }
 
-#[rocket::async_test]
-async fn a_protected_page_sends_visitors_to_log_in_and_back() {
-    let app = App::new().await;
+async fn a_protected_page_sends_visitors_to_log_in_and_back(backend: Backend) {
+    let app = App::new(backend).await;
     sign_up(&app.client, "ada@example.com").await;
     let visitor = app.stranger().await;
 
@@ -218,9 +354,8 @@ async fn a_protected_page_sends_visitors_to_log_in_and_back() {
     assert!(page.contains("ada@example.com"), "{page}");
 }
 
-#[rocket::async_test]
-async fn wrong_credentials_get_the_form_again_with_one_message() {
-    let app = App::new().await;
+async fn wrong_credentials_get_the_form_again_with_one_message(backend: Backend) {
+    let app = App::new(backend).await;
     sign_up(&app.client, "ada@example.com").await;
     let visitor = app.stranger().await;
 
@@ -237,9 +372,8 @@ async fn wrong_credentials_get_the_form_again_with_one_message() {
     assert_eq!(status, Status::SeeOther, "still anonymous");
 }
 
-#[rocket::async_test]
-async fn next_may_only_point_back_into_the_site() {
-    let app = App::new().await;
+async fn next_may_only_point_back_into_the_site(backend: Backend) {
+    let app = App::new(backend).await;
     sign_up(&app.client, "ada@example.com").await;
     let visitor = app.stranger().await;
 
@@ -251,9 +385,8 @@ async fn next_may_only_point_back_into_the_site() {
     assert_eq!(location(&response).as_deref(), Some("/"));
 }
 
-#[rocket::async_test]
-async fn logging_out_ends_the_session_for_good() {
-    let app = App::new().await;
+async fn logging_out_ends_the_session_for_good(backend: Backend) {
+    let app = App::new(backend).await;
     let client = &app.client;
     sign_up(client, "ada@example.com").await;
     let (status, _) = get(client, "/notes").await;
@@ -279,9 +412,8 @@ async fn logging_out_ends_the_session_for_good() {
     assert_eq!(response.status(), Status::Unauthorized);
 }
 
-#[rocket::async_test]
-async fn failed_logins_are_throttled_even_when_they_come_at_once() {
-    let app = App::new().await;
+async fn failed_logins_are_throttled_even_when_they_come_at_once(backend: Backend) {
+    let app = App::new(backend).await;
     let owner = &app.client;
     sign_up(owner, "ada@example.com").await;
     log_out(owner).await;
@@ -341,9 +473,8 @@ async fn failed_logins_are_throttled_even_when_they_come_at_once() {
         .all(|r| r.headers().get_one("Retry-After").is_some()));
 }
 
-#[rocket::async_test]
-async fn the_api_answers_json_and_only_with_the_members_notes() {
-    let app = App::new().await;
+async fn the_api_answers_json_and_only_with_the_members_notes(backend: Backend) {
+    let app = App::new(backend).await;
     let client = &app.client;
 
     let (status, body) = api_notes(client).await;
@@ -372,9 +503,8 @@ async fn the_api_answers_json_and_only_with_the_members_notes() {
     assert_eq!((status, bodies(&body).len()), (Status::Ok, 0), "{body}");
 }
 
-#[rocket::async_test]
-async fn a_post_without_the_right_token_is_refused_and_changes_nothing() {
-    let app = App::new().await;
+async fn a_post_without_the_right_token_is_refused_and_changes_nothing(backend: Backend) {
+    let app = App::new(backend).await;
     let client = &app.client;
     sign_up(client, "ada@example.com").await;
     let (_, page) = get(client, "/notes").await;
@@ -408,9 +538,8 @@ async fn a_post_without_the_right_token_is_refused_and_changes_nothing() {
     assert_eq!(response.status(), Status::SeeOther);
 }
 
-#[rocket::async_test]
-async fn the_home_page_shows_visitors_and_members_apart() {
-    let app = App::new().await;
+async fn the_home_page_shows_visitors_and_members_apart(backend: Backend) {
+    let app = App::new(backend).await;
     let client = &app.client;
 
     let (status, page) = get(client, "/").await;
@@ -428,9 +557,8 @@ async fn the_home_page_shows_visitors_and_members_apart() {
     assert!(!page.contains(r#"href="/login""#), "{page}");
 }
 
-#[rocket::async_test]
-async fn what_members_type_is_escaped() {
-    let app = App::new().await;
+async fn what_members_type_is_escaped(backend: Backend) {
+    let app = App::new(backend).await;
     let client = &app.client;
     sign_up(client, "ada@example.com").await;
     add_note(client, "<script>alert('hi')</script> & \"more\"").await;
@@ -442,9 +570,8 @@ async fn what_members_type_is_escaped() {
     );
 }
 
-#[rocket::async_test]
-async fn signing_up_checks_the_form_and_refuses_a_taken_email() {
-    let app = App::new().await;
+async fn signing_up_checks_the_form_and_refuses_a_taken_email(backend: Backend) {
+    let app = App::new(backend).await;
     sign_up(&app.client, "ada@example.com").await;
     let visitor = app.stranger().await;
 
@@ -471,14 +598,14 @@ async fn signing_up_checks_the_form_and_refuses_a_taken_email() {
     assert_eq!(status, Status::SeeOther, "no account was made");
 }
 
-#[rocket::async_test]
-async fn a_database_that_fails_gives_503_not_a_visitor() {
-    let app = App::new().await;
+async fn a_database_that_fails_gives_503_not_a_visitor(backend: Backend) {
+    let app = App::new(backend).await;
     let client = &app.client;
     sign_up(client, "ada@example.com").await;
 
     // Break the members table under the running app.
-    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database_url())
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&app.db.url())
         .await
         .expect("the test opens the database");
     sqlx::query("ALTER TABLE members RENAME TO members_gone")
