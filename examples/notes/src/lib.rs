@@ -67,8 +67,9 @@ const SCHEMA: &[&str] = &[
 /// prepared statement.
 fn create_tables() -> AdHoc {
     AdHoc::try_on_ignite("notes tables", |rocket| async move {
-        let Some(db) = Db::fetch(&rocket) else {
-            // Db::init failed and has logged why.
+        // `state`, not `Db::fetch`: when Db::init failed it has said why,
+        // and fetch would add that it was never attached.
+        let Some(db) = rocket.state::<Db>() else {
             return Err(rocket);
         };
         let pool: &sqlx::AnyPool = db;

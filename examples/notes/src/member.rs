@@ -57,8 +57,19 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Stores a new member, or `None` when the email is taken. The unique index
-/// decides, so two sign-ups racing for one email cannot both win.
+/// Whether a member signs in with this (normalized) email already: asked
+/// before any password is hashed, so a taken email costs no bcrypt work.
+pub async fn email_taken(db: &AnyPool, email: &str) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query("SELECT 1 FROM members WHERE email = $1")
+        .bind(email)
+        .fetch_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Stores a new member, or `None` when the email was taken meanwhile: the
+/// unique index decides, so two sign-ups racing for one email cannot both
+/// win.
 pub async fn create(
     db: &AnyPool,
     email: &str,

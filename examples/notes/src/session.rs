@@ -90,12 +90,14 @@ async fn signup(
         Ok(password) => password,
         Err(why) => return Ok(refuse(Status::UnprocessableEntity, why)),
     };
-    // The closure runs once the password is hashed; it only borrows.
+    // Both closures only borrow: wristband calls them within this request.
     let (pool, now, typed): (&AnyPool, _, _) = (db, auth.now(), email.as_str());
     let created = auth
-        .register(&password, |hash| async move {
-            Ok(member::create(pool, typed, &hash, now).await?)
-        })
+        .register(
+            &password,
+            || async move { Ok(member::email_taken(pool, typed).await?) },
+            |hash| async move { Ok(member::create(pool, typed, &hash, now).await?) },
+        )
         .await?;
     Ok(match created {
         Some(_) => Reply::SeeOther("/notes".into()),

@@ -615,6 +615,10 @@ async fn a_database_that_fails_gives_503_not_a_visitor(backend: Backend) {
 
     let (status, _) = get(client, "/notes").await;
     assert_eq!(status, Status::ServiceUnavailable);
+    // `Option<User>` on its own would say "a visitor"; wristband makes it 503.
+    let (status, page) = get(client, "/").await;
+    assert_eq!(status, Status::ServiceUnavailable, "{page}");
+    assert!(!page.contains("Log in"), "{page}");
     let response = client.get("/api/notes").dispatch().await;
     assert_eq!(response.status(), Status::ServiceUnavailable);
     let response = log_in(client, "ada@example.com", PASSWORD, "/").await;
