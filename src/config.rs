@@ -79,6 +79,7 @@ impl Default for Defaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
     use wristband::Settings;
 
     /// Every value `Rocket.toml` sets is the code's default for that profile,

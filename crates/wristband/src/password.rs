@@ -19,7 +19,7 @@
 //!   every cycle nothing else wants.
 //! - Idle-policy threads get almost nothing while normal threads keep every
 //!   core busy (a page load that saturates the CPU), so logins would stop.
-//!   The guard notices that: a check has waited [`stall`](Pool::stall)
+//!   The guard notices that: a check has waited `stall`
 //!   (two checks' worth of CPU) and no idle thread has started or finished
 //!   one in that time. It then takes checks itself, first come first served,
 //!   until the idle threads move again. As one normal thread among the page

@@ -91,6 +91,12 @@ pub(crate) fn encode_query_value(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
+impl From<SafeRedirect> for rocket::response::Redirect {
+    fn from(target: SafeRedirect) -> Self {
+        rocket::response::Redirect::to(target.as_str().to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,11 +150,5 @@ mod tests {
     fn encoding_covers_reserved_characters() {
         assert_eq!(encode_query_value("/profile"), "%2Fprofile");
         assert_eq!(encode_query_value("/a?b=c&d"), "%2Fa%3Fb%3Dc%26d");
-    }
-}
-
-impl From<SafeRedirect> for rocket::response::Redirect {
-    fn from(target: SafeRedirect) -> Self {
-        rocket::response::Redirect::to(target.as_str().to_string())
     }
 }

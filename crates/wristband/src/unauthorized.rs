@@ -20,7 +20,7 @@ pub const REAUTH_MESSAGE: &str = "Please reauthenticate to access this page.";
 /// Where to come back to after logging in: the page itself for GET, and
 /// for a form post the page the form was on, since the POST cannot be
 /// replayed by a redirect: the same-site `Referer` when the browser sent
-/// one, else the page the form's path belongs to ([`form_page`]).
+/// one, else the page the form's path belongs to (`form_page`).
 pub fn return_target(req: &Request<'_>) -> Option<SafeRedirect> {
     if matches!(req.method(), Method::Get | Method::Head) {
         return SafeRedirect::parse(&req.uri().to_string());
