@@ -34,9 +34,9 @@ pub type Members = wristband::Table<Member>;
 /// The signed-in member: a request guard, and it derefs to [`Member`].
 pub type User = wristband::CurrentUser<Members>;
 
-/// wristband counts (and looks up) at most this many characters of what is
-/// typed at login, so a longer email could never sign in.
-pub const MAX_EMAIL_CHARS: usize = 64;
+/// The longest address SMTP can deliver to (RFC 5321's path limit, less
+/// the angle brackets).
+pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// The email as stored: trimmed and lower-cased.
 pub fn normalize_email(typed: &str) -> String {
@@ -52,7 +52,7 @@ pub fn check_email(email: &str) -> Result<(), &'static str> {
         return Err("Enter an email address, like ada@example.com.");
     }
     if email.chars().count() > MAX_EMAIL_CHARS {
-        return Err("That email is too long: use at most 64 characters.");
+        return Err("That email is too long: use at most 254 characters.");
     }
     Ok(())
 }
