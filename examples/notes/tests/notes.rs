@@ -575,7 +575,7 @@ async fn signing_up_checks_the_form_and_refuses_a_taken_email(backend: Backend) 
     sign_up(&app.client, "ada@example.com").await;
     let visitor = app.stranger().await;
 
-    let long = format!("{}@example.com", "a".repeat(60));
+    let long = format!("{}@example.com", "a".repeat(250));
     for (email, password, status) in [
         ("ADA@example.com ", PASSWORD, Status::Conflict),
         ("not an email", PASSWORD, Status::UnprocessableEntity),
