@@ -82,6 +82,7 @@ impl UserTable for Account {
     const TABLE: &'static str = "users";
     const LOGIN: &'static str = "lower(username)";
     const COLUMNS: &'static str = "id, username";
+    const ID_TYPE: &'static str = "BIGINT";
     const ACTIVE: &'static str = "deactivated_at IS NULL";
 }
 

@@ -31,6 +31,8 @@ pub enum Outcome {
     /// The password check was under way. Left so only when it never
     /// finished (the process stopped, the client left).
     Pending,
+    /// An API request with a token that is wrong, expired or revoked.
+    BadToken,
 }
 
 impl Outcome {
@@ -46,6 +48,7 @@ impl Outcome {
             Outcome::PasswordChanged => "password_changed",
             Outcome::Logout => "logout",
             Outcome::Pending => "pending",
+            Outcome::BadToken => "bad_token",
         }
     }
 
@@ -65,13 +68,14 @@ impl Outcome {
             Outcome::PasswordChanged => "Changed password",
             Outcome::Logout => "Logged out",
             Outcome::Pending => "Attempt interrupted",
+            Outcome::BadToken => "Refused: wrong API token",
         }
     }
 }
 
 /// Outcomes that count toward throttling: guesses that failed, and
 /// attempts whose password check is still running (or never finished).
-const COUNTED: &str = "('pending', 'wrong_password', 'unknown_user')";
+const COUNTED: &str = "('pending', 'wrong_password', 'unknown_user', 'bad_token')";
 
 /// One attempt to record.
 #[derive(Debug, Clone)]
@@ -400,7 +404,7 @@ pub async fn history(
 }
 
 /// Every outcome, for listings that show everything.
-pub const ALL: [Outcome; 9] = [
+pub const ALL: [Outcome; 10] = [
     Outcome::Success,
     Outcome::WrongPassword,
     Outcome::UnknownUser,
@@ -410,9 +414,10 @@ pub const ALL: [Outcome; 9] = [
     Outcome::PasswordChanged,
     Outcome::Logout,
     Outcome::Pending,
+    Outcome::BadToken,
 ];
 
-/// Deletes `user_id`'s login history and sessions: for a host deleting the
+/// Deletes `user_id`'s login history, sessions and API tokens: for a host deleting the
 /// account (the library's tables have no foreign key to it). Takes any
 /// connection, so it can run in the host's transaction.
 pub async fn forget_user(db: &mut sqlx::AnyConnection, user_id: &str) -> Result<(), Error> {
@@ -421,5 +426,6 @@ pub async fn forget_user(db: &mut sqlx::AnyConnection, user_id: &str) -> Result<
         .execute(&mut *db)
         .await?;
     crate::sessions::end_all(&mut *db, user_id).await?;
+    crate::tokens::revoke_all(&mut *db, user_id).await?;
     Ok(())
 }

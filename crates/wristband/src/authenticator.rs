@@ -16,13 +16,14 @@ use crate::cookie;
 use crate::csrf;
 use crate::device::DeviceCookie;
 use crate::error::Error;
-use crate::guard::current_user;
+use crate::guard::{current_user, Presence};
 use crate::managed::{self, Managed};
 use crate::password::{Hasher, Password, PasswordHash};
 use crate::rules::{Asker, LoginOutcome, Rules};
 use crate::sessions::{PublicId, Session};
 use crate::settings::Settings;
 use crate::store::{AuthUser, UserStore};
+use crate::tokens::{NewToken, Secret, Token};
 
 /// What ending one session came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,8 @@ pub struct Authenticator<'r, S: UserStore> {
     asker: Asker,
     jar: &'r CookieJar<'r>,
     band: Band<'r>,
+    /// Signed in by an API token, not a wristband: account actions refused.
+    by_token: bool,
 }
 
 #[rocket::async_trait]
@@ -81,6 +84,7 @@ impl<'r, S: UserStore> FromRequest<'r> for Authenticator<'r, S> {
         // Who is signed in, so the band knows its session. A database that
         // cannot say must not stop a logout from taking the cookies off.
         let _ = current_user::<S>(req).await;
+        let by_token = matches!(Presence::of(req), Presence::ByRequest);
         let band = Band::of(req, &managed);
         let jar = req.cookies();
         let settings = managed.settings;
@@ -93,6 +97,7 @@ impl<'r, S: UserStore> FromRequest<'r> for Authenticator<'r, S> {
             },
             jar,
             band,
+            by_token,
         })
     }
 }
@@ -111,6 +116,15 @@ impl<S: UserStore> Authenticator<'_, S> {
     /// Who is asking.
     pub fn asker(&self) -> &Asker {
         &self.asker
+    }
+
+    /// Account actions (passwords, sessions, tokens) need a browser signed
+    /// in by its wristband: an API token, however it got here, may not.
+    fn browser_only(&self) -> Result<(), Error> {
+        if self.by_token {
+            return Err(Error::NotWithToken);
+        }
+        Ok(())
     }
 
     /// The wristband goes on for `user`, fresh, with a new device cookie
@@ -171,6 +185,7 @@ impl<S: UserStore> Authenticator<'_, S> {
         F: FnOnce(PasswordHash) -> Fut + Send,
         Fut: Future<Output = Result<(), Error>> + Send,
     {
+        self.browser_only()?;
         let keep = self.band.current().map(|this| this.id);
         self.rules
             .change_password(&self.asker, user, current, new, keep, save)
@@ -190,6 +205,7 @@ impl<S: UserStore> Authenticator<'_, S> {
         F: FnOnce() -> Fut + Send,
         Fut: Future<Output = Result<(), Error>> + Send,
     {
+        self.browser_only()?;
         if !self
             .rules
             .delete_account(&self.asker, user, password, delete)
@@ -250,6 +266,7 @@ impl<S: UserStore> Authenticator<'_, S> {
     /// Ends one of the user's sessions. Ending this browser's own logs it
     /// out; another user's session id changes nothing.
     pub async fn end_session(&self, user: &S::User, session: &PublicId) -> Result<Ended, Error> {
+        self.browser_only()?;
         let this = self.band.current().map(|c| &c.public_id) == Some(session);
         if !self.rules.end_session(user, session).await? {
             return Ok(Ended::NotFound);
@@ -263,11 +280,35 @@ impl<S: UserStore> Authenticator<'_, S> {
 
     /// Ends every session of the user but this browser's; how many ended.
     pub async fn end_other_sessions(&self, user: &S::User) -> Result<u64, Error> {
+        self.browser_only()?;
         match self.band.current() {
             Some(this) => self.rules.end_other_sessions(user, this.id).await,
             // Not signed in by cookie: there is no "this one" to keep.
             None => Ok(0),
         }
+    }
+
+    /// Makes an API token for the user (browser only); its secret is
+    /// shown once.
+    pub async fn create_token(
+        &self,
+        user: &S::User,
+        new: &NewToken,
+    ) -> Result<(Secret, Token), Error> {
+        self.browser_only()?;
+        self.rules.create_token(user, new).await
+    }
+
+    /// The user's live API tokens, newest first.
+    pub async fn tokens(&self, user: &S::User) -> Result<Vec<Token>, Error> {
+        self.rules.tokens(user).await
+    }
+
+    /// Revokes one of the user's tokens (browser only); `false` if they
+    /// have none by that id.
+    pub async fn revoke_token(&self, user: &S::User, token: &PublicId) -> Result<bool, Error> {
+        self.browser_only()?;
+        self.rules.revoke_token(user, token).await
     }
 
     /// The user's recent sign-ins and their last failed attempt.

@@ -75,7 +75,10 @@ impl<'r> Band<'r> {
     pub(crate) fn of(req: &'r Request<'_>, managed: &Managed<'r>) -> Band<'r> {
         let current = match Presence::of(req) {
             Presence::SignedIn(session) => Some(session),
-            Presence::Anonymous | Presence::Unavailable => None,
+            Presence::Anonymous
+            | Presence::ByRequest
+            | Presence::Refused
+            | Presence::Unavailable => None,
         };
         Band {
             jar: req.cookies(),

@@ -25,6 +25,10 @@ pub enum Error {
     /// The form's `csrf_token` is missing or does not match the browser's.
     #[error("CSRF token missing or wrong")]
     Csrf,
+    /// An account action asked for by a request signed in with an API
+    /// token: only a browser signed in with its wristband may.
+    #[error("account actions need a browser sign-in, not an API token")]
+    NotWithToken,
     /// Too many failed logins; try again after this many seconds.
     #[error("login throttled for {retry_after} s")]
     Throttled {
@@ -62,7 +66,7 @@ impl Error {
         match self {
             Error::Database(_) | Error::Busy { .. } => Status::ServiceUnavailable,
             Error::Corrupt(_) | Error::Hashing(_) => Status::InternalServerError,
-            Error::Csrf => Status::Forbidden,
+            Error::Csrf | Error::NotWithToken => Status::Forbidden,
             Error::Throttled { .. } | Error::RegistrationThrottled { .. } => {
                 Status::TooManyRequests
             }
@@ -100,6 +104,10 @@ impl Error {
             )),
             Error::Busy { .. } => Some(
                 "Too many sign-ins are being checked right now. Please try again in a few seconds."
+                    .into(),
+            ),
+            Error::NotWithToken => Some(
+                "This needs you signed in with your password in a browser, not an API token."
                     .into(),
             ),
             Error::Csrf => Some(

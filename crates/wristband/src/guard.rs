@@ -9,12 +9,18 @@ use rocket::http::Status;
 use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
 
+use sqlx::AnyConnection;
+
+use crate::attempts::{self, Attempt, FailureScope, Outcome as Recorded};
+use crate::client::{ClientInfo, ClientKey};
 use crate::cookie;
 use crate::db::DbPool;
 use crate::error::Error;
 use crate::managed::{self, Managed};
-use crate::sessions::{self, CurrentSession, TokenHash};
-use crate::store::{AuthUser, StoreError, UserStore};
+use crate::sessions::{self, CurrentSession};
+use crate::settings::Settings;
+use crate::store::{AuthUser, Presented, StoreError, UserStore};
+use crate::tokens::{self, CurrentToken};
 
 /// How many times a user has been looked up in the database, over the
 /// app's life. Managed state; it shows that guards share one read per request.
@@ -48,7 +54,17 @@ pub struct StoreUnavailable;
 /// ```
 pub struct CurrentUser<S: UserStore> {
     user: S::User,
-    session: CurrentSession,
+    via: Via,
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// Its wristband cookie, live in the registry.
+    Wristband(CurrentSession),
+    /// Its own credentials ([`UserStore::load_from_request`]): one of
+    /// wristband's API tokens, or `None` for a scheme of the host's.
+    Request(Option<CurrentToken>),
 }
 
 impl<S: UserStore> CurrentUser<S> {
@@ -62,9 +78,26 @@ impl<S: UserStore> CurrentUser<S> {
         self.user
     }
 
-    /// The registry session this request's wristband belongs to.
-    pub fn session(&self) -> &CurrentSession {
-        &self.session
+    /// The registry session this request's wristband belongs to; `None`
+    /// for a request signed in by a token.
+    pub fn session(&self) -> Option<&CurrentSession> {
+        match &self.via {
+            Via::Wristband(session) => Some(session),
+            Via::Request(_) => None,
+        }
+    }
+
+    /// The API token this request was signed in by, if it was.
+    pub fn token(&self) -> Option<&CurrentToken> {
+        match &self.via {
+            Via::Request(token) => token.as_ref(),
+            Via::Wristband(_) => None,
+        }
+    }
+
+    /// How this request proved who it is.
+    pub fn via(&self) -> &Via {
+        &self.via
     }
 }
 
@@ -80,7 +113,7 @@ impl<S: UserStore> Clone for CurrentUser<S> {
     fn clone(&self) -> Self {
         CurrentUser {
             user: self.user.clone(),
-            session: self.session.clone(),
+            via: self.via.clone(),
         }
     }
 }
@@ -92,7 +125,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CurrentUser")
             .field("user", &self.user)
-            .field("session", &self.session.public_id)
+            .field("via", &self.via)
             .finish()
     }
 }
@@ -108,6 +141,10 @@ pub(crate) enum Presence {
     Anonymous,
     /// Signed in, by this session.
     SignedIn(CurrentSession),
+    /// Signed in by the request's own credentials (an API token).
+    ByRequest,
+    /// Credentials presented that are wrong, expired or revoked.
+    Refused,
     /// The store could not answer.
     Unavailable,
 }
@@ -129,11 +166,15 @@ pub async fn current_user<'r, S: UserStore>(
         .local_cache_async(async {
             let found = load::<S>(req).await;
             req.local_cache(|| match &found {
-                Ok(Some(signed)) => Presence::SignedIn(signed.session.clone()),
-                Ok(None) => Presence::Anonymous,
+                Ok(Found::User(signed)) => match &signed.via {
+                    Via::Wristband(session) => Presence::SignedIn(session.clone()),
+                    Via::Request(_) => Presence::ByRequest,
+                },
+                Ok(Found::Nobody) => Presence::Anonymous,
+                Ok(Found::Refused) => Presence::Refused,
                 Err(_) => Presence::Unavailable,
             });
-            Identity(found)
+            Identity(found.map(Found::into_user))
         })
         .await;
     match &identity.0 {
@@ -152,11 +193,72 @@ pub fn known_user<'r, S: UserStore>(req: &'r Request<'_>) -> Option<&'r CurrentU
     }
 }
 
-/// A session's `last_seen` is written at most this often, not on every
-/// request: a write per page view would cost more than the page.
+/// Runs one read (`$query`, on the connection `$conn`) on a quick
+/// connection: one round trip instead of three. If it fails there, the
+/// connection is dropped and the pool, which checks its connections, gets a
+/// second try: a kept connection may have gone stale since its last use.
+/// (A macro: a closure handing out its connection to a borrowing future
+/// cannot be typed without boxing every request's lookup.)
+///
+/// The quick query is bounded by `connect_timeout` like a pool acquire is:
+/// a kept connection to a database that froze must not hang the request.
+macro_rules! on_a_quick_connection {
+    ($db:expr, |$conn:ident| $query:expr) => {
+        async {
+            let db: &DbPool = $db;
+            let mut quick = rocket::tokio::time::timeout(db.timeout(), db.quick())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            let answer = {
+                let $conn: &mut AnyConnection = &mut quick;
+                rocket::tokio::time::timeout(db.timeout(), $query).await
+            };
+            match answer {
+                Ok(Ok(found)) => {
+                    quick.keep();
+                    Ok(found)
+                }
+                Ok(Err(StoreError::Corrupt(what))) => Err(Error::Corrupt(what)),
+                failed => {
+                    drop(quick);
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "timed out".to_string(),
+                    };
+                    log::info!(
+                        "user lookup failed on a kept connection, retrying on the pool: {why}"
+                    );
+                    let mut pooled = db.acquire().await?;
+                    let $conn: &mut AnyConnection = &mut pooled;
+                    Ok::<_, Error>($query.await?)
+                }
+            }
+        }
+    };
+}
+
+/// A session's `last_seen` (and a token's `last_used`) is written at most
+/// this often, not on every request: a write per page view would cost more
+/// than the page.
 const TOUCH_EVERY_SECS: i64 = 5 * 60;
 
-async fn load<S: UserStore>(req: &Request<'_>) -> Result<Option<CurrentUser<S>>, StoreUnavailable> {
+/// What a lookup found.
+enum Found<S: UserStore> {
+    User(CurrentUser<S>),
+    Nobody,
+    Refused,
+}
+
+impl<S: UserStore> Found<S> {
+    fn into_user(self) -> Option<CurrentUser<S>> {
+        match self {
+            Found::User(user) => Some(user),
+            Found::Nobody | Found::Refused => None,
+        }
+    }
+}
+
+async fn load<S: UserStore>(req: &Request<'_>) -> Result<Found<S>, StoreUnavailable> {
     let jar = req.cookies();
     let rocket = req.rocket();
     let (
@@ -170,23 +272,26 @@ async fn load<S: UserStore>(req: &Request<'_>) -> Result<Option<CurrentUser<S>>,
     else {
         return Err(StoreUnavailable);
     };
+    let now = clock.now();
     let Some(raw_id) = cookie::session_user_id(jar, settings) else {
-        return Ok(None);
+        // No wristband: the request may carry credentials of its own.
+        return from_request(req, db, settings, store, now).await;
     };
     let Some(token) = cookie::presented_token(jar, settings) else {
-        return Ok(None);
+        return Ok(Found::Nobody);
     };
     // A cookie only wristband could have encrypted, naming an id this store
     // cannot read: another app's under the same key, or an id type changed.
     let Ok(id) = raw_id.parse::<<S::User as AuthUser>::Id>() else {
         cookie::logout_user(jar, settings);
-        return Ok(None);
+        return Ok(Found::Nobody);
     };
     if let Some(loads) = rocket.state::<UserLoads>() {
         loads.0.fetch_add(1, Ordering::Relaxed);
     }
-    let now = clock.now();
-    match find_signed_in(db, store, &id, &token, now).await {
+    let found =
+        on_a_quick_connection!(db, |conn| store.load_signed_in(conn, &id, &token, now)).await;
+    match found {
         Ok(Some((user, session))) => {
             if now - session.last_seen >= TOUCH_EVERY_SECS {
                 let idle = settings.session_idle_secs();
@@ -195,13 +300,16 @@ async fn load<S: UserStore>(req: &Request<'_>) -> Result<Option<CurrentUser<S>>,
                     log::warn!("could not record session {} as seen: {e}", session.id);
                 }
             }
-            Ok(Some(CurrentUser { user, session }))
+            Ok(Found::User(CurrentUser {
+                user,
+                via: Via::Wristband(session),
+            }))
         }
         Ok(None) => {
             // Ended, expired, never issued, or its user gone or
             // deactivated: take the stale wristband off.
             cookie::logout_user(jar, settings);
-            Ok(None)
+            Ok(Found::Nobody)
         }
         Err(e) => {
             log::error!("loading user {raw_id} failed: {e}");
@@ -210,45 +318,82 @@ async fn load<S: UserStore>(req: &Request<'_>) -> Result<Option<CurrentUser<S>>,
     }
 }
 
-/// One read on a quick connection (one round trip instead of three). If the
-/// query fails there, the connection is dropped and the pool, which checks
-/// its connections, gets a second try: a kept connection may have gone
-/// stale since its last use.
-///
-/// The quick query is bounded by `connect_timeout` like a pool acquire is:
-/// a kept connection to a database that froze must not hang the request.
-async fn find_signed_in<S: UserStore>(
+/// The user of a request without a wristband, by the store's request
+/// loader (API tokens by default). A refusal counts toward the address's
+/// throttle like a wrong password.
+async fn from_request<S: UserStore>(
+    req: &Request<'_>,
     db: &DbPool,
+    settings: &Settings,
     store: &S,
-    id: &<S::User as AuthUser>::Id,
-    token: &TokenHash,
     now: i64,
-) -> Result<Option<(S::User, CurrentSession)>, Error> {
-    let mut conn = rocket::tokio::time::timeout(db.timeout(), db.quick())
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)??;
-    let quick = rocket::tokio::time::timeout(
-        db.timeout(),
-        store.load_signed_in(&mut conn, id, token, now),
-    )
-    .await;
-    match quick {
-        Ok(Ok(found)) => {
-            conn.keep();
-            Ok(found)
+) -> Result<Found<S>, StoreUnavailable> {
+    let presented =
+        on_a_quick_connection!(db, |conn| store.load_from_request(req, conn, now)).await;
+    match presented {
+        Ok(Presented::Nothing) => Ok(Found::Nobody),
+        Ok(Presented::User(user, token)) => {
+            if let Some(token) = &token {
+                if now - token.last_used >= TOUCH_EVERY_SECS {
+                    if let Err(e) = tokens::touch(db, token.id, now).await {
+                        log::warn!("could not record token {} as used: {e}", token.public_id);
+                    }
+                }
+            }
+            if let Some(loads) = req.rocket().state::<UserLoads>() {
+                loads.0.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Found::User(CurrentUser {
+                user,
+                via: Via::Request(token),
+            }))
         }
-        Ok(Err(StoreError::Corrupt(what))) => Err(Error::Corrupt(what)),
-        failed => {
-            drop(conn);
-            let why = match failed {
-                Ok(Err(e)) => e.to_string(),
-                _ => "timed out".to_string(),
-            };
-            log::info!("user lookup failed on a kept connection, retrying on the pool: {why}");
-            let mut conn = db.acquire().await?;
-            Ok(store.load_signed_in(&mut conn, id, token, now).await?)
+        Ok(Presented::Refused) => {
+            // Losing the count of one refusal is better than a 503 for it.
+            if let Err(e) = count_refusal(req, db, settings, now).await {
+                log::warn!("could not record a refused token: {e}");
+            }
+            Ok(Found::Refused)
+        }
+        Err(e) => {
+            log::error!("loading the user of a request's credentials failed: {e}");
+            Err(StoreUnavailable)
         }
     }
+}
+
+/// Charges a refused credential to the address's failure budget, while the
+/// budget lasts: once it is spent, further refusals cost a read and no write.
+async fn count_refusal(
+    req: &Request<'_>,
+    db: &DbPool,
+    settings: &Settings,
+    now: i64,
+) -> Result<(), Error> {
+    let client = match req.guard::<ClientInfo>().await {
+        Outcome::Success(client) => client,
+        Outcome::Error((_, never)) => match never {},
+        Outcome::Forward(_) => return Ok(()),
+    };
+    let Some(key) = client.key.as_ref().map(ClientKey::as_str) else {
+        return Ok(());
+    };
+    let attempt = Attempt {
+        user_id: None,
+        login_key: "",
+        client_ip: client.ip.as_deref(),
+        client_key: Some(key),
+        user_agent: client.user_agent.as_deref(),
+        device: None,
+        outcome: Recorded::Pending,
+        at: now,
+    };
+    let since = now - settings.throttle_window_secs();
+    let budget = [(FailureScope::Client(key), settings.max_failed_logins_per_ip)];
+    if let Some(reservation) = attempts::reserve(db, &attempt, since, &budget).await? {
+        attempts::resolve(db, reservation, Recorded::BadToken).await?;
+    }
+    Ok(())
 }
 
 #[rocket::async_trait]

@@ -144,6 +144,7 @@ pub mod sessions;
 mod settings;
 mod store;
 pub mod throttle;
+pub mod tokens;
 pub mod unauthorized;
 pub mod user_agent;
 
@@ -154,16 +155,18 @@ pub use csrf::{CsrfForm, CsrfSecret, CsrfToken, TokenOnly};
 pub use db::{redacted, Backend, DbPool, QuickConnection};
 pub use error::{json_code, Error};
 pub use fairing::Wristband;
-pub use guard::{current_user, known_user, CurrentUser, Fresh, StoreUnavailable, UserLoads};
+pub use guard::{current_user, known_user, CurrentUser, Fresh, StoreUnavailable, UserLoads, Via};
 pub use migrate::migrate;
 pub use password::{Admitted, Hasher, Password, PasswordHash};
 pub use redirect::SafeRedirect;
 pub use rules::{Asker, Confirmed, LoginOutcome, Rules};
 pub use settings::{
     api_or_accepts_json, CookieName, CookieNames, JsonRule, Settings, MAX_REMEMBER_DAYS,
-    MIN_SERVING_BCRYPT_COST,
+    MAX_TOKEN_DAYS, MIN_SERVING_BCRYPT_COST,
 };
-pub use store::{AuthUser, Credentials, StoreError, Table, UserId, UserStore, UserTable};
+pub use store::{
+    bearer_token, AuthUser, Credentials, Presented, StoreError, Table, UserId, UserStore, UserTable,
+};
 
 /// Whether this request gets JSON answers, by the rule the fairing was
 /// built with (the default rule when wristband is not attached).

@@ -1,5 +1,5 @@
 //! wristband's own tables (`wristband_sessions`, `wristband_login_attempts`,
-//! `wristband_registrations`), created and upgraded by [`migrate`]. They
+//! `wristband_registrations`, `wristband_tokens`), created and upgraded by [`migrate`]. They
 //! keep their own ledger, `wristband_migrations`, rather than sqlx's
 //! `_sqlx_migrations`: the host's migrator would otherwise find versions it
 //! does not know and refuse to run.
@@ -29,6 +29,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "login_attempts",
         sqlite: include_str!("../migrations/sqlite/0002_login_attempts.sql"),
         postgres: include_str!("../migrations/postgres/0002_login_attempts.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "tokens",
+        sqlite: include_str!("../migrations/sqlite/0003_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0003_tokens.sql"),
     },
 ];
 

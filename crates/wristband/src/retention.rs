@@ -32,12 +32,14 @@ pub struct Pruned {
     pub login_attempts: u64,
     /// Registry rows of sessions that expired (`sessions`).
     pub sessions: u64,
+    /// API tokens that expired (`wristband_tokens`).
+    pub tokens: u64,
 }
 
 impl Pruned {
     /// Every row removed.
     pub fn total(&self) -> u64 {
-        self.login_attempts + self.sessions
+        self.login_attempts + self.sessions + self.tokens
     }
 }
 
@@ -66,6 +68,14 @@ pub async fn prune(db: &AnyPool, settings: &Settings, now: i64) -> Result<Pruned
     loop {
         let done = sessions::prune_expired(db, now, BATCH_ROWS).await?;
         pruned.sessions += done;
+        if done < u64::from(BATCH_ROWS) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    loop {
+        let done = crate::tokens::prune_expired(db, now, BATCH_ROWS).await?;
+        pruned.tokens += done;
         if done < u64::from(BATCH_ROWS) {
             break;
         }

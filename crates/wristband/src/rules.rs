@@ -18,6 +18,7 @@ use crate::sessions::{self, PublicId, Session};
 use crate::settings::Settings;
 use crate::store::{AuthUser, Credentials, UserStore};
 use crate::throttle;
+use crate::tokens::{self, NewToken, Secret, Token};
 
 /// What a login attempt came to.
 #[derive(Debug)]
@@ -394,6 +395,34 @@ impl<'a, S: UserStore> Rules<'a, S> {
     /// Ends every session of the user but `keep`; how many ended.
     pub async fn end_other_sessions(&self, user: &S::User, keep: i64) -> Result<u64, Error> {
         sessions::end_others(self.db, &user.id().to_string(), keep).await
+    }
+
+    /// Makes an API token for the user; its secret is shown once.
+    pub async fn create_token(
+        &self,
+        user: &S::User,
+        new: &NewToken,
+    ) -> Result<(Secret, Token), Error> {
+        let now = self.now();
+        tokens::create(
+            self.db,
+            &user.id().to_string(),
+            new.name(),
+            now,
+            new.expires_at(now),
+        )
+        .await
+    }
+
+    /// The user's live API tokens, newest first.
+    pub async fn tokens(&self, user: &S::User) -> Result<Vec<Token>, Error> {
+        tokens::list(self.db, &user.id().to_string(), self.now()).await
+    }
+
+    /// Revokes one of the user's tokens; `false` if they have none by that
+    /// id (another user's id changes nothing).
+    pub async fn revoke_token(&self, user: &S::User, token: &PublicId) -> Result<bool, Error> {
+        tokens::revoke(self.db, &user.id().to_string(), token).await
     }
 
     /// The user's recent sign-ins (up to 10) and their last failed attempt.

@@ -46,7 +46,7 @@ impl fmt::Debug for TokenHash {
 pub struct PublicId(String);
 
 impl PublicId {
-    fn random() -> PublicId {
+    pub(crate) fn random() -> PublicId {
         PublicId(crate::hex::random_id())
     }
 

@@ -164,6 +164,10 @@ pub struct Settings {
     /// confirmations get 503 at once. Unset: as many as the threads finish
     /// in a few seconds at the configured cost (see `auth::password`).
     pub password_queue: Option<usize>,
+    /// How long an API token lasts when its owner does not say, in days.
+    pub token_days: u32,
+    /// Whether an API token may be made that never expires.
+    pub allow_tokens_without_expiry: bool,
     /// Where anonymous visitors are sent (with `?next=`): `/login` unless
     /// the builder says otherwise.
     #[serde(skip, default = "default_login_path")]
@@ -195,6 +199,8 @@ impl Default for Settings {
             secure_cookies: None,
             history_days: 90,
             password_queue: None,
+            token_days: 90,
+            allow_tokens_without_expiry: false,
             login_path: default_login_path(),
             reauth_path: default_reauth_path(),
             cookies: CookieNames::default(),
@@ -206,6 +212,9 @@ impl Default for Settings {
 /// The lowest bcrypt cost accepted outside the `debug` profile: below it a
 /// stolen hash falls too fast. Tests and `cargo run` may go lower.
 pub const MIN_SERVING_BCRYPT_COST: u32 = 10;
+
+/// The longest lifetime an API token may be given: ten years.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
 
 /// The longest "remember me" accepted: ten years.
 pub const MAX_REMEMBER_DAYS: u32 = 3650;
@@ -270,6 +279,12 @@ impl Settings {
         }
         if settings.session_idle_hours == 0 {
             return Err("session_idle_hours must be at least 1".into());
+        }
+        if !(1..=MAX_TOKEN_DAYS).contains(&settings.token_days) {
+            return Err(format!(
+                "token_days must be between 1 and {MAX_TOKEN_DAYS}, not {}",
+                settings.token_days
+            ));
         }
         if settings.history_days == 0 {
             return Err("history_days must be at least 1".into());

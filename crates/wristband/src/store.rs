@@ -9,8 +9,11 @@ use std::str::FromStr;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Encode, FromRow, Row, Type};
 
+use rocket::Request;
+
 use crate::password::PasswordHash;
 use crate::sessions::{self, CurrentSession, TokenHash};
+use crate::tokens::{self, CurrentToken};
 
 /// A user id: written into the wristband cookie and the registry as text
 /// (`Display`) and read back from it (`FromStr`). `i64`, `String` and
@@ -56,6 +59,20 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// What a request's own credentials (anything but the wristband cookie)
+/// came to: [`UserStore::load_from_request`]'s answer.
+#[derive(Debug)]
+pub enum Presented<U> {
+    /// It presented none: anonymous.
+    Nothing,
+    /// It is this user's; by this API token, for wristband's own tokens.
+    User(U, Option<CurrentToken>),
+    /// It presented credentials that are wrong, expired or revoked: 401,
+    /// with `WWW-Authenticate: Bearer error="invalid_token"`, and the
+    /// attempt counts toward its address's throttle.
+    Refused,
+}
+
 /// Where your users live: the part of Flask-Login's `user_loader` and of
 /// axum-login's `AuthnBackend`. Each method gets a connection to the
 /// database wristband was attached to; a store elsewhere may ignore it.
@@ -97,6 +114,64 @@ pub trait UserStore: Send + Sync + 'static {
         };
         Ok(self.load(db, id).await?.map(|user| (user, session)))
     }
+
+    /// Flask-Login's `request_loader`: the user of a request that came
+    /// without a wristband cookie, from its headers. The default reads
+    /// wristband's API tokens ([`bearer_token`]: `Authorization: Bearer
+    /// wb_...`, on paths under `/api/`). Answer [`Presented::Nothing`] to
+    /// turn tokens off, or read a header scheme of your own.
+    async fn load_from_request(
+        &self,
+        req: &Request<'_>,
+        db: &mut AnyConnection,
+        now: i64,
+    ) -> Result<Presented<Self::User>, StoreError> {
+        bearer_token(self, req, db, now).await
+    }
+
+    /// The active user behind a live API token. The default asks the token
+    /// table, then [`load`](Self::load): two queries. [`Table`] does it in
+    /// one.
+    async fn load_by_token(
+        &self,
+        db: &mut AnyConnection,
+        token: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(Self::User, CurrentToken)>, StoreError> {
+        let Some((owner, token)) = tokens::find_live(&mut *db, token, now).await? else {
+            return Ok(None);
+        };
+        let Ok(id) = owner.parse::<<Self::User as AuthUser>::Id>() else {
+            return Err(StoreError::Corrupt(format!("token owner id {owner:?}")));
+        };
+        Ok(self.load(db, &id).await?.map(|user| (user, token)))
+    }
+}
+
+/// wristband's API tokens, as [`UserStore::load_from_request`] reads them by
+/// default: only for paths under `/api/` (pages and their forms never
+/// accept a token), from `Authorization: Bearer wb_...`. A header that is
+/// there but names no live token is [`Presented::Refused`].
+pub async fn bearer_token<S: UserStore + ?Sized>(
+    store: &S,
+    req: &Request<'_>,
+    db: &mut AnyConnection,
+    now: i64,
+) -> Result<Presented<S::User>, StoreError> {
+    let path = req.uri().path();
+    if !(path == "/api" || path.starts_with("/api/")) {
+        return Ok(Presented::Nothing);
+    }
+    let Some(header) = req.headers().get_one("Authorization") else {
+        return Ok(Presented::Nothing);
+    };
+    let Some(token) = tokens::presented(header) else {
+        return Ok(Presented::Refused);
+    };
+    Ok(match store.load_by_token(db, &token, now).await? {
+        Some((user, token)) => Presented::User(user, Some(token)),
+        None => Presented::Refused,
+    })
 }
 
 /// A SQL table of users, described by constants; [`Table`] turns the
@@ -126,6 +201,9 @@ pub trait UserTable: AuthUser + for<'r> FromRow<'r, AnyRow> + Unpin {
     const LOGIN: &'static str;
     /// The id column.
     const ID: &'static str = "id";
+    /// The id column's SQL type, to compare it with ids stored as text
+    /// (`TEXT`, or `BIGINT` for integer ids).
+    const ID_TYPE: &'static str = "TEXT";
     /// The columns your `FromRow` reads (none may start with `wb_`).
     const COLUMNS: &'static str = "*";
     /// The column holding the bcrypt hash.
@@ -139,6 +217,7 @@ pub struct Table<T> {
     load: String,
     find_login: String,
     signed_in: String,
+    by_token: String,
     _user: PhantomData<fn() -> T>,
 }
 
@@ -164,6 +243,16 @@ impl<T: UserTable> Table<T> {
                     FROM wristband_sessions \
                     WHERE token_hash = $1 AND user_id = $2 AND expires_at > $3) AS wb \
                  WHERE {id} = $4 AND ({active})"
+            ),
+            // The token's row names its owner as text; cast, so the owner is
+            // found by the id column's own index.
+            by_token: format!(
+                "SELECT {columns}, wb.* FROM {table}, \
+                   (SELECT user_id AS wb_user_id, id AS wb_token_id, \
+                           public_id AS wb_token_public_id, last_used AS wb_last_used \
+                    FROM wristband_tokens WHERE token_hash = $1 AND expires_at > $2) AS wb \
+                 WHERE {id} = CAST(wb.wb_user_id AS {id_type}) AND ({active})",
+                id_type = T::ID_TYPE,
             ),
             _user: PhantomData,
         }
@@ -238,5 +327,22 @@ where
             T::from_row(&row)?,
             sessions::current_from_row(&row)?,
         )))
+    }
+
+    async fn load_by_token(
+        &self,
+        db: &mut AnyConnection,
+        token: &TokenHash,
+        now: i64,
+    ) -> Result<Option<(T, CurrentToken)>, StoreError> {
+        let row = sqlx::query(&self.by_token)
+            .bind(token.as_str())
+            .bind(now)
+            .fetch_optional(db)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some((T::from_row(&row)?, tokens::current_from_row(&row)?)))
     }
 }

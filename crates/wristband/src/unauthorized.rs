@@ -2,7 +2,7 @@
 //! visitors go to the login page, stale sessions to the reauth page, and
 //! API clients get JSON 401, never a redirect.
 
-use rocket::http::Method;
+use rocket::http::{Header, Method};
 use rocket::request::Request;
 use rocket::response::{Flash, Redirect};
 use rocket::serde::json::{json, Json, Value};
@@ -79,6 +79,10 @@ pub enum Unauthorized {
     /// `{"error": "unauthorized"}`, status 401.
     #[response(status = 401)]
     Json(Json<Value>),
+    /// The same for a request whose token is wrong, expired or revoked,
+    /// with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750).
+    #[response(status = 401)]
+    InvalidToken(Json<Value>, Header<'static>),
     /// To the login or reauth page, with `?next=`.
     Redirect(Box<Flash<Redirect>>),
 }
@@ -97,8 +101,13 @@ pub fn unauthorized(req: &Request<'_>) -> Unauthorized {
     {
         cookie::logout_user(req.cookies(), settings);
     }
+    let body = || Json(json!({ "error": "unauthorized" }));
+    if matches!(presence, Presence::Refused) {
+        let challenge = Header::new("WWW-Authenticate", r#"Bearer error="invalid_token""#);
+        return Unauthorized::InvalidToken(body(), challenge);
+    }
     if settings.wants_json(req) {
-        return Unauthorized::Json(Json(json!({ "error": "unauthorized" })));
+        return Unauthorized::Json(body());
     }
     let next = return_target(req);
     Unauthorized::Redirect(Box::new(match presence {
