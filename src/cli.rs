@@ -13,7 +13,8 @@ use sqlx::AnyPool;
 
 use crate::db::Db;
 use crate::users::{self, CreateError, Username};
-use wristband::{attempts, retention, sessions, user_agent};
+use wristband::sessions::PublicId;
+use wristband::{attempts, retention, sessions, tokens, user_agent};
 use wristband::{format_utc, Clock, Hasher, Password, Settings};
 
 /// wristband: Flask-Login-style authentication for Rocket.
@@ -55,6 +56,13 @@ pub enum UsersCommand {
     /// End every session of an account: each browser is signed out at its
     /// next request.
     Logout { name: String },
+    /// List an account's live API tokens, or revoke one of them.
+    Tokens {
+        name: String,
+        /// Revoke the token with this id (as the list shows it).
+        #[arg(long, value_name = "ID")]
+        revoke: Option<String>,
+    },
     /// Show an account's recent login attempts and logouts.
     History {
         name: String,
@@ -242,6 +250,42 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
             let plural = if ended == 1 { "" } else { "s" };
             writeln!(out, "ended {ended} session{plural} of {name}")?;
         }
+        UsersCommand::Tokens { name, revoke } => {
+            let name = username(&name)?;
+            let id = account_id(db, &name).await?.to_string();
+            if let Some(revoke) = revoke {
+                let token = PublicId::parse(&revoke)
+                    .ok_or_else(|| Failure(format!("{revoke:?} is not a token id")))?;
+                if !tokens::revoke(db, &id, &token).await? {
+                    return Err(Failure(format!("{name} has no token {token}")));
+                }
+                writeln!(out, "revoked token {token} of {name}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<32}  {:<20}  {:<20}  {:<28}  name",
+                    "token", "created", "last used", "expires"
+                )?;
+                // Expired ones too, marked: they are refused, and pruned later.
+                let now = Clock::system().now();
+                for token in tokens::list(db, &id, i64::MIN).await? {
+                    let expires = match token.expires_at {
+                        None => "never".to_string(),
+                        Some(at) if at > now => format_utc(at),
+                        Some(at) => format!("{} (ended)", format_utc(at)),
+                    };
+                    writeln!(
+                        out,
+                        "{:<32}  {:<20}  {:<20}  {:<28}  {}",
+                        token.public_id,
+                        format_utc(token.created_at),
+                        token.last_used.map_or_else(|| "never".into(), format_utc),
+                        expires,
+                        token.name
+                    )?;
+                }
+            }
+        }
         UsersCommand::History { name, limit } => {
             let name = username(&name)?;
             let id = account_id(db, &name).await?;
@@ -276,6 +320,9 @@ async fn users_command(command: UsersCommand) -> Result<(), Failure> {
             let n = pruned.sessions;
             let plural = if n == 1 { "" } else { "s" };
             writeln!(out, "pruned {n} expired session{plural}")?;
+            let n = pruned.tokens;
+            let plural = if n == 1 { "" } else { "s" };
+            writeln!(out, "pruned {n} expired API token{plural}")?;
         }
     }
     print!("{out}");

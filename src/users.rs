@@ -185,7 +185,7 @@ pub async fn set_password(db: &AnyPool, id: i64, hash: &PasswordHash) -> Result<
 }
 
 /// Deactivates (at `now`) or reactivates an account; `false` if there is no
-/// such user. Deactivation ends every session of the account in the same
+/// such user. Deactivation ends every session and API token of the account in the same
 /// transaction, so reactivating it later brings none of them back.
 pub async fn set_active(
     db: &AnyPool,
@@ -211,6 +211,7 @@ pub async fn set_active(
         .execute(&mut *tx)
         .await?;
     wristband::sessions::end_all(&mut *tx, &id.to_string()).await?;
+    wristband::tokens::revoke_all(&mut *tx, &id.to_string()).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -14,6 +14,7 @@ use crate::error::ErrorPage;
 use crate::users::{self, Account, CreateError, Username};
 use wristband::attempts::Recorded;
 use wristband::sessions::{PublicId, Session};
+use wristband::tokens::{NewToken, Token};
 use wristband::{format_utc, user_agent, Password};
 
 #[derive(FromForm)]
@@ -38,6 +39,17 @@ struct DeleteForm {
 #[derive(FromForm)]
 struct EndSessionForm {
     session: String,
+}
+
+#[derive(FromForm)]
+struct TokenForm {
+    name: String,
+    expires_days: Option<String>,
+}
+
+#[derive(FromForm)]
+struct RevokeForm {
+    token: String,
 }
 
 /// Problems with a submitted form, by field name, shown next to each field.
@@ -157,11 +169,66 @@ impl SessionRow {
 
 /// The settings page, with `errors` shown next to the fields of the form
 /// that failed.
+#[derive(Serialize)]
+struct TokenRow {
+    id: PublicId,
+    name: String,
+    created: String,
+    last_used: String,
+    expires: String,
+}
+
+impl From<Token> for TokenRow {
+    fn from(t: Token) -> Self {
+        TokenRow {
+            id: t.public_id,
+            name: t.name,
+            created: format_utc(t.created_at),
+            last_used: t.last_used.map_or_else(|| "never".into(), format_utc),
+            expires: t.expires_at.map_or_else(|| "never".into(), format_utc),
+        }
+    }
+}
+
+/// A token just made: its secret is on this one page, and nowhere else.
+#[derive(Serialize)]
+struct NewTokenView {
+    name: String,
+    secret: String,
+}
+
+/// What the token form shows again: what was typed, or the defaults.
+struct TokenFormView<'a> {
+    name: &'a str,
+    expires_days: String,
+    created: Option<NewTokenView>,
+}
+
+impl Default for TokenFormView<'_> {
+    fn default() -> Self {
+        TokenFormView {
+            name: "",
+            expires_days: String::new(),
+            created: None,
+        }
+    }
+}
+
 async fn settings_page(
     page: &Page<'_>,
     auth: &Authenticator<'_>,
     user: &Account,
     errors: &FieldErrors,
+) -> Result<Template, ErrorPage> {
+    settings_page_with(page, auth, user, errors, TokenFormView::default()).await
+}
+
+async fn settings_page_with(
+    page: &Page<'_>,
+    auth: &Authenticator<'_>,
+    user: &Account,
+    errors: &FieldErrors,
+    token_form: TokenFormView<'_>,
 ) -> Result<Template, ErrorPage> {
     let (sign_ins, last_failure) = auth.recent_activity(user).await?;
     let sign_ins: Vec<ActivityRow> = sign_ins.into_iter().map(ActivityRow::from).collect();
@@ -171,9 +238,27 @@ async fn settings_page(
         .into_iter()
         .map(|session| SessionRow::new(session, this))
         .collect();
+    let tokens: Vec<TokenRow> = auth
+        .tokens(user)
+        .await?
+        .into_iter()
+        .map(TokenRow::from)
+        .collect();
+    let settings = auth.rules().settings();
+    let expires_days = if token_form.expires_days.is_empty() {
+        settings.token_days.to_string()
+    } else {
+        token_form.expires_days
+    };
     Ok(page.render(
         "settings",
-        context! { sign_ins, last_failure, sessions, errors },
+        context! {
+            sign_ins, last_failure, sessions, errors, tokens,
+            new_token: token_form.created,
+            token_name: token_form.name,
+            expires_days,
+            tokens_may_never_expire: settings.allow_tokens_without_expiry,
+        },
     ))
 }
 
@@ -281,8 +366,66 @@ async fn end_other_sessions(
     Ok(Flash::success(Redirect::to("/settings"), message))
 }
 
+/// Makes an API token and shows it, once. Needs a fresh login: a token
+/// outlives the session that made it.
+#[post("/settings/tokens", data = "<form>")]
+async fn create_token(
+    form: CsrfForm<TokenForm>,
+    user: FreshUser,
+    page: Page<'_>,
+    auth: Authenticator<'_>,
+) -> Result<Reply, ErrorPage> {
+    let form = form.into_inner();
+    let settings = auth.rules().settings();
+    let typed = |created| TokenFormView {
+        name: &form.name,
+        expires_days: form.expires_days.clone().unwrap_or_default(),
+        created,
+    };
+    let new = match NewToken::parse(&form.name, form.expires_days.as_deref(), settings) {
+        Ok(new) => new,
+        Err((field, message)) => {
+            let field = if field == "name" { "token_name" } else { field };
+            let errors = FieldErrors::from([(field, message)]);
+            let again = settings_page_with(&page, &auth, &user, &errors, typed(None)).await?;
+            return Ok(Reply::Invalid(again));
+        }
+    };
+    let (secret, token) = auth.create_token(&user, &new).await?;
+    let created = NewTokenView {
+        name: token.name,
+        secret: secret.expose().to_string(),
+    };
+    let shown = TokenFormView {
+        created: Some(created),
+        ..TokenFormView::default()
+    };
+    let page = settings_page_with(&page, &auth, &user, &FieldErrors::new(), shown).await?;
+    Ok(Reply::Shown(page))
+}
+
+#[post("/settings/tokens/revoke", data = "<form>")]
+async fn revoke_token(
+    form: CsrfForm<RevokeForm>,
+    user: User,
+    auth: Authenticator<'_>,
+) -> Result<Flash<Redirect>, ErrorPage> {
+    let revoked = match PublicId::parse(&form.token) {
+        Some(token) => auth.revoke_token(&user, &token).await?,
+        None => false,
+    };
+    let message = if revoked {
+        "The token has been revoked: it no longer works."
+    } else {
+        "That token had already been revoked."
+    };
+    Ok(Flash::success(Redirect::to("/settings"), message))
+}
+
 pub fn routes() -> Vec<Route> {
     routes![
+        create_token,
+        revoke_token,
         register_page,
         register,
         settings,

@@ -106,6 +106,8 @@ impl Page<'_> {
 #[derive(Responder)]
 pub enum Reply {
     Redirect(Redirect),
+    /// A page that answers the form itself (a new token, shown once).
+    Shown(Template),
     Flash(Flash<Redirect>),
     #[response(status = 401)]
     Unauthorized(Template),

@@ -15,6 +15,7 @@ backend_tests!(
     history_lists_attempts,
     sessions_lists_the_live_wristbands,
     logout_ends_every_session,
+    tokens_lists_and_revokes_api_tokens,
     unknown_users_are_an_error,
     prune_removes_history_older_than_history_days,
 );
@@ -234,7 +235,7 @@ async fn prune_removes_history_older_than_history_days(backend: Backend) {
     // long before the real now the CLI runs at: expired, so pruned too.
     assert_eq!(
         stdout(&output).trim_end(),
-        "pruned 1 login attempt older than 90 days\npruned 1 expired session"
+        "pruned 1 login attempt older than 90 days\npruned 1 expired session\npruned 0 expired API tokens"
     );
     let history = stdout(&wristband(&app, &["users", "history", "ada"], ""));
     assert_eq!(history.lines().count(), 2, "{history}");
@@ -243,7 +244,7 @@ async fn prune_removes_history_older_than_history_days(backend: Backend) {
     let again = wristband(&app, &["users", "prune"], "");
     assert_eq!(
         stdout(&again).trim_end(),
-        "pruned 0 login attempts older than 90 days\npruned 0 expired sessions"
+        "pruned 0 login attempts older than 90 days\npruned 0 expired sessions\npruned 0 expired API tokens"
     );
     let shorter = wristband_with(
         &app,
@@ -253,6 +254,51 @@ async fn prune_removes_history_older_than_history_days(backend: Backend) {
     );
     assert_eq!(
         stdout(&shorter).trim_end(),
-        "pruned 1 login attempt older than 7 days\npruned 0 expired sessions"
+        "pruned 1 login attempt older than 7 days\npruned 0 expired sessions\npruned 0 expired API tokens"
+    );
+}
+
+async fn tokens_lists_and_revokes_api_tokens(backend: Backend) {
+    let app = TestApp::signed_up(backend, "ada").await;
+    let made = app
+        .post_with_token("/settings/tokens", &[("name", "deploy script")])
+        .await;
+    let page = made.into_string().await.unwrap_or_default();
+    let at = page.find("wb_").expect("a token");
+    let token = page[at..at + 67].to_string();
+
+    let output = wristband(&app, &["users", "tokens", "ada"], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listed = stdout(&output);
+    let line = listed
+        .lines()
+        .find(|l| l.ends_with("deploy script"))
+        .unwrap_or_else(|| panic!("the token is listed: {listed}"));
+    assert!(line.contains("  never  "), "not used yet: {line}");
+    assert!(!listed.contains(&token[3..]), "the secret is never printed");
+    let id = line.split_whitespace().next().expect("an id").to_string();
+
+    let output = wristband(&app, &["users", "tokens", "ada", "--revoke", &id], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output).trim_end(),
+        format!("revoked token {id} of ada")
+    );
+    let api = app
+        .client
+        .get("/api/me")
+        .header(rocket::http::Header::new(
+            "Authorization",
+            format!("Bearer {token}"),
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(api.status().code, 401);
+    // Again: nothing left by that id.
+    let output = wristband(&app, &["users", "tokens", "ada", "--revoke", &id], "");
+    assert!(!output.status.success());
+    assert_eq!(
+        stderr(&output).trim_end(),
+        format!("error: ada has no token {id}")
     );
 }

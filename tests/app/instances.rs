@@ -24,6 +24,7 @@ postgres_tests!(
     logging_out_on_one_instance_logs_out_everywhere,
     a_copied_wristband_dies_on_every_instance_at_logout,
     a_session_ended_on_one_instance_is_anonymous_on_the_other,
+    a_token_revoked_on_one_instance_is_refused_by_the_other,
     simultaneous_registrations_across_instances_make_one_account,
     failed_logins_on_both_instances_add_up_to_one_throttle,
     simultaneous_guesses_on_both_instances_get_exactly_the_limit,
@@ -334,6 +335,44 @@ async fn a_session_ended_on_one_instance_is_anonymous_on_the_other() {
     // The phone's very next request, on A, is anonymous.
     assert_anonymous(&phone.get(a, "/").await);
     assert_signed_in_as(&laptop.get(a, "/").await, "ada");
+}
+
+async fn a_token_revoked_on_one_instance_is_refused_by_the_other() {
+    let deployment = Deployment::launch().await;
+    let [a, b] = &deployment.instances;
+    let laptop = Browser::default();
+    assert_redirect(&laptop.register(a, "ada").await, "/");
+    let made = laptop
+        .post(a, a, "/settings/tokens", &[("name", "ci")])
+        .await;
+    assert_eq!(made.status, 200);
+    let at = made.body.find("wb_").expect("the new token");
+    let token = made.body[at..at + 67].to_string();
+    let api = |to: &'static str| {
+        let client = if to == "a" { a } else { b };
+        let token = token.clone();
+        async move {
+            client
+                .get("/api/me")
+                .header(Header::new("Authorization", format!("Bearer {token}")))
+                .dispatch()
+                .await
+                .status()
+                .code
+        }
+    };
+    assert_eq!(api("a").await, 200);
+    assert_eq!(api("b").await, 200);
+    let settings = laptop.get(b, "/settings").await;
+    let marker = r#"name="token" value=""#;
+    let at = settings.body.find(marker).expect("a revoke button") + marker.len();
+    let id = settings.body[at..at + 32].to_string();
+    let revoked = laptop
+        .post(b, b, "/settings/tokens/revoke", &[("token", &id)])
+        .await;
+    assert_redirect(&revoked, "/settings");
+    // The very next request, on A, is refused.
+    assert_eq!(api("a").await, 401);
 }
 
 async fn simultaneous_registrations_across_instances_make_one_account() {

@@ -30,3 +30,4 @@ mod schema;
 mod sessions;
 mod standalone;
 mod throttle;
+mod tokens;

@@ -68,7 +68,8 @@ async fn history_older_than_history_days_is_pruned(backend: Backend) {
         pruned,
         Pruned {
             login_attempts: 0,
-            sessions: 1
+            sessions: 1,
+            tokens: 0
         }
     );
     assert_eq!(stored_times(app.pool()).await, [t0, t0, t0 + 89 * DAY]);

@@ -87,6 +87,11 @@ impl<'a, S: UserStore> Rules<'a, S> {
         self.hasher
     }
 
+    /// The settings the rules go by.
+    pub fn settings(&self) -> &'a Settings {
+        self.settings
+    }
+
     /// `asker`'s attempt on `login_key`, charged to `device` if the browser
     /// holds that account's device cookie.
     fn attempt<'b>(
