@@ -1,10 +1,12 @@
 //! The pages, as plain HTML strings. Everything a person typed goes through
 //! [`escape`] on its way in.
 
+use rocket::http::Header;
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::content::RawHtml;
 use rocket::response::{self, Redirect, Responder};
+use wristband::tokens::Token;
 use wristband::{format_utc, CsrfToken, SafeRedirect};
 
 use crate::{Member, Note};
@@ -16,6 +18,8 @@ pub enum Reply {
     SeeOther(String),
     /// A page.
     Page(Status, Html),
+    /// A page with a secret on it, that no cache may keep.
+    Secret(Html),
 }
 
 impl Reply {
@@ -35,6 +39,11 @@ impl<'r> Responder<'r, 'static> for Reply {
         match self {
             Reply::SeeOther(path) => Redirect::to(path).respond_to(req),
             Reply::Page(status, page) => (status, page).respond_to(req),
+            Reply::Secret(page) => {
+                let mut response = page.respond_to(req)?;
+                response.set_header(Header::new("Cache-Control", "no-store"));
+                Ok(response)
+            }
         }
     }
 }
@@ -213,7 +222,8 @@ pub fn notes(
     };
     let body = format!(
         r#"<h1>Your notes</h1>
-<p>Signed in as <strong>{email}</strong>. <a href="/">Home</a></p>
+<p>Signed in as <strong>{email}</strong>. <a href="/">Home</a> ·
+<a href="/tokens">API tokens</a></p>
 {logout}
 <h2>Add a note</h2>
 {error}
@@ -233,4 +243,130 @@ pub fn notes(
         draft = escape(draft),
     );
     layout("Your notes", &body)
+}
+
+/// What the token form was sent with, to show again: the typed values and
+/// the field that was wrong, with why.
+#[derive(Default)]
+pub struct TokenForm<'a> {
+    /// The name typed.
+    pub name: &'a str,
+    /// The lifetime typed, in days (empty: the default).
+    pub expires_days: &'a str,
+    /// The field that was wrong (`name` or `expires_days`) and why.
+    pub error: Option<(&'a str, &'a str)>,
+}
+
+/// A token just made: its name and its secret, shown this once.
+pub struct Created<'a> {
+    /// The name it was given.
+    pub name: &'a str,
+    /// `wb_...`: what goes in `Authorization: Bearer`.
+    pub secret: &'a str,
+}
+
+/// `aria-invalid` and `aria-describedby` for a form field, when the error
+/// is about it.
+fn invalid_if(field: &str, form: &TokenForm<'_>) -> &'static str {
+    match form.error {
+        Some((wrong, _)) if wrong == field => {
+            r#" aria-invalid="true" aria-describedby="token-error""#
+        }
+        _ => "",
+    }
+}
+
+fn when_or_never(at: Option<i64>) -> String {
+    at.map_or_else(|| "never".to_string(), format_utc)
+}
+
+/// `/tokens`: the member's API tokens, a form for one more and, right after
+/// making one, its secret, once. `default_days` is what an empty lifetime
+/// means; `never` whether "never" is allowed.
+pub fn tokens(
+    member: &Member,
+    tokens: &[Token],
+    csrf: &CsrfToken,
+    created: Option<Created<'_>>,
+    form: &TokenForm<'_>,
+    (default_days, never): (u32, bool),
+) -> Html {
+    let created = created
+        .map(|created| {
+            format!(
+                r#"<section aria-labelledby="new-token">
+<h2 id="new-token">Your new token</h2>
+<p role="status"><strong>Copy it now; it will not be shown again.</strong></p>
+<p><label for="secret">Token “{name}”</label>
+<input id="secret" type="text" readonly value="{secret}" autocomplete="off" spellcheck="false"></p>
+<p>Send it as <code>Authorization: Bearer …</code> to paths under <code>/api/</code>.</p>
+</section>
+"#,
+                name = escape(created.name),
+                secret = escape(created.secret),
+            )
+        })
+        .unwrap_or_default();
+    let list = if tokens.is_empty() {
+        "<p>No tokens yet.</p>".to_string()
+    } else {
+        let items: String = tokens
+            .iter()
+            .map(|token| {
+                format!(
+                    r#"<li><p><strong>{name}</strong><br>
+<small>Created {created} · Last used {used} · Expires {expires}</small></p>
+<form method="post" action="/tokens/revoke">
+{csrf}
+<input type="hidden" name="token" value="{id}">
+<button type="submit" aria-label="Revoke {name}">Revoke</button>
+</form></li>
+"#,
+                    name = escape(&token.name),
+                    created = format_utc(token.created_at),
+                    used = when_or_never(token.last_used),
+                    expires = when_or_never(token.expires_at),
+                    csrf = csrf_field(csrf),
+                    id = escape(token.public_id.as_str()),
+                )
+            })
+            .collect();
+        format!("<ul>\n{items}</ul>")
+    };
+    let or_never = if never { r#", or "never""# } else { "" };
+    let error = form
+        .error
+        .map(|(_, message)| {
+            format!(
+                r#"<p role="alert" id="token-error">{}</p>"#,
+                escape(message)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        r#"<h1>API tokens</h1>
+<p>Signed in as <strong>{email}</strong>. <a href="/notes">Your notes</a></p>
+<p>A token lets a script read your notes from <code>/api/notes</code> without your password.
+It works nowhere else, and you can revoke it here at any time.</p>
+{created}<h2>Make a token</h2>
+{error}
+<form method="post" action="/tokens">
+{csrf}
+<p><label for="name">Name (what it is for)</label>
+<input id="name" name="name" type="text" maxlength="{max}" required value="{name}"{name_invalid}></p>
+<p><label for="expires_days">Expires after how many days (empty for {default_days}{or_never})</label>
+<input id="expires_days" name="expires_days" type="text" inputmode="numeric" value="{days}"{days_invalid}></p>
+<p><button type="submit">Make token</button></p>
+</form>
+<h2>Your tokens</h2>
+{list}"#,
+        email = escape(&member.email),
+        csrf = csrf_field(csrf),
+        max = wristband::tokens::NewToken::MAX_NAME_CHARS,
+        name = escape(form.name),
+        name_invalid = invalid_if("name", form),
+        days = escape(form.expires_days),
+        days_invalid = invalid_if("expires_days", form),
+    );
+    layout("API tokens", &body)
 }

@@ -1,7 +1,8 @@
 //! notes: a small app on the wristband library, to show what an app of its
 //! own needs. Members sign in with their email; their ids are random hex
 //! strings (TEXT), where the wristband app's are integers. Each member keeps
-//! short notes, as pages and as a JSON API.
+//! short notes, as pages and as a JSON API, which scripts reach with the
+//! API tokens members make on `/tokens`.
 //!
 //! The wristband-specific code is marked `// wristband:` so it can be
 //! counted: the user type in `member.rs`, attaching and mounting below, and
@@ -16,6 +17,7 @@ mod html;
 mod member;
 mod notes;
 mod session;
+mod tokens;
 
 pub use member::{Member, Members, User};
 pub use notes::Note;
@@ -41,6 +43,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         .mount("/", session::routes())
         // wristband: end
         .mount("/", notes::routes())
+        .mount("/", tokens::routes())
 }
 
 /// The app's tables. Plain SQL that SQLite and PostgreSQL both accept, so

@@ -9,11 +9,12 @@
 use std::io::Write;
 
 use rocket::futures::future::join_all;
-use rocket::http::{ContentType, Cookie, Status};
+use rocket::http::{ContentType, Cookie, Header, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use rocket::serde::json::Value;
 use sqlx::Connection;
 use tempfile::TempDir;
+use wristband::Clock;
 
 /// A fixed key for tests only, so every client of one test decrypts the
 /// others' cookies (a real deployment sets its own `ROCKET_SECRET_KEY`).
@@ -65,6 +66,11 @@ on_both_databases!(
     what_members_type_is_escaped,
     signing_up_checks_the_form_and_refuses_a_taken_email,
     a_database_that_fails_gives_503_not_a_visitor,
+    a_token_made_on_the_page_reads_the_api_without_cookies,
+    wrong_and_revoked_tokens_get_401_with_the_bearer_challenge,
+    a_token_is_no_sign_in_for_pages,
+    a_token_stops_working_when_it_expires,
+    the_token_form_checks_its_fields_and_escapes_names,
 );
 
 fn postgres_server() -> Option<String> {
@@ -160,32 +166,47 @@ impl Drop for TestDb {
 /// One test's first browser, and its database.
 struct App {
     client: Client,
+    /// The clock every browser of this test shares, when the test moves
+    /// time itself; the system clock otherwise.
+    clock: Option<Clock>,
     // Last, so the app is gone before its database is.
     db: TestDb,
 }
 
 impl App {
     async fn new(backend: Backend) -> App {
+        App::on(backend, None).await
+    }
+
+    /// An app whose time stands still until the test moves `clock`.
+    async fn with_clock(backend: Backend, clock: Clock) -> App {
+        App::on(backend, Some(clock)).await
+    }
+
+    async fn on(backend: Backend, clock: Option<Clock>) -> App {
         let db = TestDb::create(backend).await;
-        let client = browser(&db.url()).await;
-        App { client, db }
+        let client = browser(&db.url(), clock.as_ref()).await;
+        App { client, clock, db }
     }
 
     /// Another browser, with no cookies, on the same database (a second
     /// instance of the app, as behind a load balancer).
     async fn stranger(&self) -> Client {
-        browser(&self.db.url()).await
+        browser(&self.db.url(), self.clock.as_ref()).await
     }
 }
 
-async fn browser(url: &str) -> Client {
+async fn browser(url: &str, clock: Option<&Clock>) -> Client {
     let figment = notes::figment()
         .merge(("databases.notes.url", url))
         .merge(("bcrypt_cost", 4))
         .merge(("secret_key", TEST_KEY));
-    Client::tracked(notes::rocket(figment))
-        .await
-        .expect("the app launches")
+    let mut rocket = notes::rocket(figment);
+    if let Some(clock) = clock {
+        // wristband keeps a clock it finds managed already.
+        rocket = rocket.manage(clock.clone());
+    }
+    Client::tracked(rocket).await.expect("the app launches")
 }
 
 /// Percent-encodes a form value (everything but RFC 3986's unreserved
@@ -623,4 +644,305 @@ async fn a_database_that_fails_gives_503_not_a_visitor(backend: Backend) {
     assert_eq!(response.status(), Status::ServiceUnavailable);
     let response = log_in(client, "ada@example.com", PASSWORD, "/").await;
     assert_eq!(response.status(), Status::ServiceUnavailable);
+}
+
+/// The secret on the page shown right after making a token: `wb_` and 64
+/// hex digits.
+fn secret_in(html: &str) -> String {
+    let start = html
+        .find(r#"value="wb_"#)
+        .expect("the page shows the new token")
+        + 7;
+    let secret = &html[start..start + 67];
+    assert!(
+        secret[3..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{secret}"
+    );
+    secret.to_string()
+}
+
+/// Makes a token on `/tokens`, as a member would; returns its secret.
+async fn make_token(client: &Client, name: &str, expires_days: &str) -> String {
+    let csrf = token(client, "/tokens").await;
+    let fields = [
+        ("csrf_token", csrf.as_str()),
+        ("name", name),
+        ("expires_days", expires_days),
+    ];
+    let response = post(client, "/tokens", &fields).await;
+    assert_eq!(response.status(), Status::Ok, "making {name:?}");
+    assert_eq!(
+        response.headers().get_one("Cache-Control"),
+        Some("no-store")
+    );
+    let page = response.into_string().await.expect("a page");
+    assert!(
+        page.contains("Copy it now; it will not be shown again"),
+        "{page}"
+    );
+    secret_in(&page)
+}
+
+/// The public ids in the revoke forms of `/tokens`, newest first.
+fn revoke_ids(html: &str) -> Vec<String> {
+    const FIELD: &str = r#"name="token" value=""#;
+    html.match_indices(FIELD)
+        .map(|(at, _)| html[at + FIELD.len()..at + FIELD.len() + 32].to_string())
+        .collect()
+}
+
+async fn revoke(client: &Client, public_id: &str) {
+    let csrf = token(client, "/tokens").await;
+    let fields = [("csrf_token", csrf.as_str()), ("token", public_id)];
+    let response = post(client, "/tokens/revoke", &fields).await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response).as_deref(), Some("/tokens"));
+}
+
+/// `GET path` with `Authorization: Bearer <secret>` from a browser that
+/// holds no cookies at all.
+async fn with_bearer<'c>(client: &'c Client, path: &str, secret: &str) -> LocalResponse<'c> {
+    assert_eq!(
+        client.cookies().iter().count(),
+        0,
+        "a client without cookies"
+    );
+    client
+        .get(path.to_string())
+        .header(Header::new("Authorization", format!("Bearer {secret}")))
+        .dispatch()
+        .await
+}
+
+/// A 401 for a bad token: JSON, and RFC 6750's challenge.
+async fn assert_invalid_token(response: LocalResponse<'_>, why: &str) {
+    assert_eq!(response.status(), Status::Unauthorized, "{why}");
+    assert_eq!(
+        response.headers().get_one("WWW-Authenticate"),
+        Some(r#"Bearer error="invalid_token""#),
+        "{why}"
+    );
+    assert_eq!(response.content_type(), Some(ContentType::JSON), "{why}");
+    let body: Value = response.into_json().await.expect("a JSON body");
+    assert_eq!(
+        body,
+        rocket::serde::json::json!({ "error": "unauthorized" }),
+        "{why}"
+    );
+}
+
+async fn a_token_made_on_the_page_reads_the_api_without_cookies(backend: Backend) {
+    let app = App::new(backend).await;
+    let client = &app.client;
+    sign_up(client, "ada@example.com").await;
+    add_note(client, "buy milk").await;
+    add_note(client, "call Grace").await;
+    let other = app.stranger().await;
+    sign_up(&other, "grace@example.com").await;
+    add_note(&other, "Grace's own").await;
+
+    let (_, notes) = get(client, "/notes").await;
+    assert!(notes.contains(r#"<a href="/tokens">"#), "{notes}");
+    let (status, page) = get(client, "/tokens").await;
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("No tokens yet."), "{page}");
+    assert!(page.contains(r#"<html lang="en">"#), "{page}");
+    assert!(page.contains(r#"name="viewport""#), "{page}");
+    assert!(page.contains(r#"<label for="name">"#), "{page}");
+    assert!(page.contains(r#"<label for="expires_days">"#), "{page}");
+
+    let secret = make_token(client, "backup script", "").await;
+    assert!(secret.starts_with("wb_"), "{secret}");
+
+    // The list names it, never used, and no longer shows the secret.
+    let (_, page) = get(client, "/tokens").await;
+    assert!(page.contains("backup script"), "{page}");
+    assert!(page.contains("Last used never"), "{page}");
+    assert!(!page.contains(&secret), "shown once: {page}");
+    assert!(!page.contains("Copy it now"), "{page}");
+    assert_eq!(revoke_ids(&page).len(), 1, "{page}");
+
+    let script = app.stranger().await;
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_eq!(response.status(), Status::Ok);
+    let body: Value = response.into_json().await.expect("a JSON body");
+    assert_eq!(bodies(&body), ["buy milk", "call Grace"]);
+    assert_eq!(
+        script.cookies().iter().count(),
+        0,
+        "a token request is given no cookies"
+    );
+
+    // Its use is recorded; another member sees none of it.
+    let (_, page) = get(client, "/tokens").await;
+    assert!(!page.contains("Last used never"), "{page}");
+    let (_, theirs) = get(&other, "/tokens").await;
+    assert!(theirs.contains("No tokens yet."), "{theirs}");
+    assert!(!theirs.contains("backup script"), "{theirs}");
+}
+
+async fn wrong_and_revoked_tokens_get_401_with_the_bearer_challenge(backend: Backend) {
+    let app = App::new(backend).await;
+    let client = &app.client;
+    sign_up(client, "ada@example.com").await;
+    let script = app.stranger().await;
+
+    // The right shape, but no token of ours; and not even the shape.
+    let random: String = (0..32)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect();
+    let response = with_bearer(&script, "/api/notes", &format!("wb_{random}")).await;
+    assert_invalid_token(response, "a random token").await;
+    let response = with_bearer(&script, "/api/notes", "wb_short").await;
+    assert_invalid_token(response, "a malformed token").await;
+
+    let secret = make_token(client, "deploy", "30").await;
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_eq!(response.status(), Status::Ok);
+
+    // Another member cannot revoke it by its id: nothing changes.
+    let (_, page) = get(client, "/tokens").await;
+    let ids = revoke_ids(&page);
+    assert_eq!(ids.len(), 1, "{page}");
+    let other = app.stranger().await;
+    sign_up(&other, "grace@example.com").await;
+    revoke(&other, &ids[0]).await;
+    revoke(client, "not an id").await;
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_eq!(response.status(), Status::Ok, "still live");
+
+    // Without the form's CSRF token, revoking is refused.
+    let response = post(client, "/tokens/revoke", &[("token", &ids[0])]).await;
+    assert_eq!(response.status(), Status::Forbidden);
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_eq!(response.status(), Status::Ok, "still live");
+
+    revoke(client, &ids[0]).await;
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_invalid_token(response, "a revoked token").await;
+    let (_, page) = get(client, "/tokens").await;
+    assert!(page.contains("No tokens yet."), "{page}");
+}
+
+async fn a_token_is_no_sign_in_for_pages(backend: Backend) {
+    let app = App::new(backend).await;
+    let client = &app.client;
+    sign_up(client, "ada@example.com").await;
+    add_note(client, "private").await;
+    let secret = make_token(client, "pages?", "").await;
+
+    for page in ["/notes", "/tokens"] {
+        let browser = app.stranger().await;
+        let response = with_bearer(&browser, page, &secret).await;
+        assert_eq!(response.status(), Status::SeeOther, "{page}");
+        let expected = format!("/login?next={}", encode(page));
+        assert_eq!(location(&response), Some(expected), "{page}");
+    }
+    let browser = app.stranger().await;
+    let response = with_bearer(&browser, "/", &secret).await;
+    let page = response.into_string().await.expect("a page");
+    assert!(page.contains(r#"href="/login""#), "anonymous: {page}");
+    assert!(!page.contains("ada@example.com"), "{page}");
+
+    // Nor does it make tokens: the form's post is a visitor's.
+    let browser = app.stranger().await;
+    let response = browser
+        .post("/tokens")
+        .header(ContentType::Form)
+        .header(Header::new("Authorization", format!("Bearer {secret}")))
+        .body(form(&[("name", "more")]))
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::SeeOther);
+    let to = location(&response).unwrap_or_default();
+    assert!(to.starts_with("/login"), "{to}");
+    let (_, page) = get(client, "/tokens").await;
+    assert_eq!(revoke_ids(&page).len(), 1, "{page}");
+}
+
+async fn a_token_stops_working_when_it_expires(backend: Backend) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let clock = Clock::manual(i64::try_from(now).expect("a 64-bit time"));
+    let app = App::with_clock(backend, clock.clone()).await;
+    let client = &app.client;
+    sign_up(client, "ada@example.com").await;
+    let secret = make_token(client, "one day", "1").await;
+    let (_, page) = get(client, "/tokens").await;
+    assert!(!page.contains("Expires never"), "{page}");
+
+    let script = app.stranger().await;
+    clock.advance(86_400 - 1);
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_eq!(response.status(), Status::Ok, "its last second");
+    clock.advance(1);
+    let response = with_bearer(&script, "/api/notes", &secret).await;
+    assert_invalid_token(response, "an expired token").await;
+
+    // The browser session has lapsed by now too (a day idle): log in again
+    // to see the token is gone from the list.
+    let (status, _) = get(client, "/tokens").await;
+    assert_eq!(status, Status::SeeOther, "the session lapsed");
+    let response = log_in(client, "ada@example.com", PASSWORD, "/tokens").await;
+    assert_eq!(response.status(), Status::SeeOther);
+    let (status, page) = get(client, "/tokens").await;
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("No tokens yet."), "{page}");
+}
+
+async fn the_token_form_checks_its_fields_and_escapes_names(backend: Backend) {
+    let app = App::new(backend).await;
+    let client = &app.client;
+    sign_up(client, "ada@example.com").await;
+
+    let long = "x".repeat(65);
+    for (name, days, message) in [
+        ("  ", "", "Give the token a name"),
+        (long.as_str(), "", "Use at most 64 characters"),
+        ("ok", "0", "Choose a number of days from 1 to 3650."),
+        ("ok", "3651", "Choose a number of days from 1 to 3650."),
+        ("ok", "never", "Tokens must expire here"),
+    ] {
+        let csrf = token(client, "/tokens").await;
+        let fields = [
+            ("csrf_token", csrf.as_str()),
+            ("name", name),
+            ("expires_days", days),
+        ];
+        let response = post(client, "/tokens", &fields).await;
+        assert_eq!(
+            response.status(),
+            Status::UnprocessableEntity,
+            "{name:?} {days:?}"
+        );
+        let page = response.into_string().await.expect("a page");
+        assert_eq!(page.matches(r#"role="alert""#).count(), 1, "{page}");
+        assert!(page.contains(message), "{page}");
+        assert!(page.contains(r#"aria-invalid="true""#), "{page}");
+        assert!(!page.contains("Copy it now"), "{page}");
+        assert!(
+            page.contains(&format!(r#"value="{}""#, name)),
+            "typed again: {page}"
+        );
+    }
+
+    // A form without the page's CSRF token makes nothing.
+    let response = post(client, "/tokens", &[("name", "forged")]).await;
+    assert_eq!(response.status(), Status::Forbidden);
+    let (_, page) = get(client, "/tokens").await;
+    assert!(page.contains("No tokens yet."), "{page}");
+
+    let name = "<script>alert('x')</script> & \"co\"";
+    let csrf = token(client, "/tokens").await;
+    let response = post(client, "/tokens", &[("csrf_token", &csrf), ("name", name)]).await;
+    assert_eq!(response.status(), Status::Ok);
+    let made = response.into_string().await.expect("a page");
+    let escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;co&quot;";
+    let (_, list) = get(client, "/tokens").await;
+    for page in [&made, &list] {
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(page.contains(escaped), "{page}");
+    }
 }
