@@ -193,6 +193,18 @@ browser_cookie() {
   printf '%s\n' "$set"
 }
 
+# api_token PORT COOKIE -> a new API token, made from the settings page by
+# a browser that has just logged in (so fresh) with that Cookie header.
+api_token() {
+  local port=$1 cookie=$2 token page
+  token=$(curl -fs -H "Cookie: $cookie" "http://127.0.0.1:$port/settings" |
+    grep -o 'name="csrf_token" value="[^"]*"' | head -n1 | sed 's/.*value="//; s/"$//')
+  page=$(curl -fs -H "Cookie: $cookie" --data "name=bench&expires_days=30&csrf_token=$token" \
+    "http://127.0.0.1:$port/settings/tokens")
+  grep -o 'wb_[0-9a-f]\{64\}' <<<"$page" | head -n1 | grep . ||
+    { echo "making an API token failed" >&2; exit 1; }
+}
+
 # ---------------------------------------------------------------- seeding
 # One bcrypt hash (user1's, made by the server at COST) reused for every
 # seeded user: inserting 1M rows then takes seconds, not days. Each seeded
@@ -289,7 +301,9 @@ function init(args) bad = 0; i = 0 end
 function request()
   i = i % #cookies + 1
 LUA
-    if [[ $kind == login ]]; then
+    if [[ $kind == bearer ]]; then
+      echo '  return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. cookies[i] })'
+    elif [[ $kind == login ]]; then
       cat <<LUA
   local body = "username=user" .. math.random(1, users) .. "&password=$PASSWORD_FORM&csrf_token=" .. token
   return wrk.format("POST", "/login", { ["Cookie"] = cookies[i],
@@ -523,6 +537,16 @@ bench_backend() {
     wrk_script "$SCRATCH/pages-before.lua" 200 page "${before_cookies[@]}"
   fi
 
+  # API clients: bearer tokens of the same eight users, no cookies.
+  local small_tokens=()
+  for n in 0 1 2 3 4 5 6 7; do
+    small_tokens+=("$(api_token "$small" "${small_cookies[$n]}")")
+  done
+  curl -fs -H "Authorization: Bearer ${small_tokens[7]}" "http://127.0.0.1:$small/api/me" |
+    grep -q "\"user$SMALL_USERS\"" ||
+    { echo "GET /api/me with a bearer token does not answer the user" >&2; exit 1; }
+  wrk_script "$SCRATCH/api-small.lua" 200 bearer "${small_tokens[@]}"
+
   local login_small login_big
   login_small=$(csrf "$small" /login) login_big=$(csrf "$big" /login)
   wrk_script "$SCRATCH/pages-small.lua" 200 page "${small_cookies[@]}"
@@ -534,8 +558,8 @@ bench_backend() {
 
   # Pages: the baseline and the two profile servers take turns, twice, so
   # that drift in what else the machine is doing hits all three alike.
-  log "$backend: pages (baseline, floor, /profile at 1K, /profile at 1M${before:+, /profile before}; 2 rounds)"
-  local half=$((RUN / 2)) base=0 floor=0 prof_small=0 prof_big=0 prof_before=0 round rate
+  log "$backend: pages (baseline, floor, /profile at 1K, /profile at 1M, /api/me by token${before:+, /profile before}; 2 rounds)"
+  local half=$((RUN / 2)) base=0 floor=0 prof_small=0 prof_big=0 prof_before=0 api_small=0 round rate
   local wrk_pages=(wrk -t2 -c32 -d"${half}s" --timeout 5s)
   "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >/dev/null # warm-up
   for round in 1 2; do
@@ -556,6 +580,9 @@ bench_backend() {
     "${wrk_pages[@]}" -s "$SCRATCH/pages-big.lua" "http://127.0.0.1:$big/profile" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
     prof_big=$(calc "$prof_big + $rate / 2")
+    "${wrk_pages[@]}" -s "$SCRATCH/api-small.lua" "http://127.0.0.1:$small/api/me" >"$SCRATCH/w.txt"
+    rate=$(wrk_rate "$SCRATCH/w.txt")
+    api_small=$(calc "$api_small + $rate / 2")
   done
 
   # Logins: the bcrypt limit just before and just after, averaged.
@@ -610,6 +637,8 @@ bench_backend() {
   row "$b" "same template after SELECT 1 (req/s)" "$(calc "$floor" 0)" "the floor: one query per request" "" "" ""
   row "$b" "/profile vs no-auth page" "" "" "$(calc "$prof_small / $base")x" "" ""
   row "$b" "1. /profile vs one-query floor" "" "" "$(calc "$prof_small / $floor")x" ">= 0.90x" "$(holds "$prof_small / $floor >= 0.9")"
+  row "$b" "GET /api/me by bearer token (req/s)" "$(calc "$api_small" 0)" "" "" "" ""
+  row "$b" "/api/me by token vs one-query floor" "" "" "$(calc "$api_small / $floor")x" ">= 0.90x" "$(holds "$api_small / $floor >= 0.9")"
   if [[ -n $before ]]; then
     row "$b" "/profile vs BEFORE_DIR, same rounds" "$(calc "$prof_before" 0) before" "$(git -C "$BEFORE_DIR" rev-parse --short HEAD)" "$(calc "$prof_small / $prof_before")x" ">= 0.95x" "$(holds "$prof_small / $prof_before >= 0.95")"
   fi
