@@ -10,6 +10,7 @@
 #
 # Knobs (environment): COST (bcrypt cost, 12; the release profile refuses
 # below 10), SECONDS_PER_RUN (10),
+# PAGE_ROUNDS (2: rounds of the pages figures, which take turns in each),
 # BIG_USERS (1000000), PG_URL (postgres://root@127.0.0.1:5432),
 # KEEP (1 keeps the scratch directory and databases for a look afterwards),
 # ONLY=queue (only the password-queue rows, 6 and 7: one server, 1,000
@@ -40,6 +41,9 @@ PASSWORD_FORM="bench+password+1"
 SECRET_KEY=$(printf 'wristband-bench-not-a-secret-32b' | base64)
 
 ONLY=${ONLY:-all}
+# Rounds of the pages figures (each figure takes turns with the others in
+# every round, RUN/2 seconds a turn): more rounds, less noise in the ratios.
+PAGE_ROUNDS=${PAGE_ROUNDS:-2}
 [[ $ONLY == all || $ONLY == queue ]] || { echo "ONLY must be all or queue" >&2; exit 2; }
 # wrk -c2000 and the server each need a descriptor per connection.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -558,31 +562,31 @@ bench_backend() {
 
   # Pages: the baseline and the two profile servers take turns, twice, so
   # that drift in what else the machine is doing hits all three alike.
-  log "$backend: pages (baseline, floor, /profile at 1K, /profile at 1M, /api/me by token${before:+, /profile before}; 2 rounds)"
+  log "$backend: pages (baseline, floor, /profile at 1K, /profile at 1M, /api/me by token${before:+, /profile before}; $PAGE_ROUNDS rounds)"
   local half=$((RUN / 2)) base=0 floor=0 prof_small=0 prof_big=0 prof_before=0 api_small=0 round rate
   local wrk_pages=(wrk -t2 -c32 -d"${half}s" --timeout 5s)
   "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >/dev/null # warm-up
-  for round in 1 2; do
+  for round in $(seq 1 "$PAGE_ROUNDS"); do
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/bench/baseline" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
-    base=$(calc "$base + $rate / 2")
+    base=$(calc "$base + $rate / $PAGE_ROUNDS")
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/bench/floor" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
-    floor=$(calc "$floor + $rate / 2")
+    floor=$(calc "$floor + $rate / $PAGE_ROUNDS")
     if [[ -n $before ]]; then
       "${wrk_pages[@]}" -s "$SCRATCH/pages-before.lua" "http://127.0.0.1:$before/profile" >"$SCRATCH/w.txt"
       rate=$(wrk_rate "$SCRATCH/w.txt")
-      prof_before=$(calc "$prof_before + $rate / 2")
+      prof_before=$(calc "$prof_before + $rate / $PAGE_ROUNDS")
     fi
     "${wrk_pages[@]}" -s "$SCRATCH/pages-small.lua" "http://127.0.0.1:$small/profile" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
-    prof_small=$(calc "$prof_small + $rate / 2")
+    prof_small=$(calc "$prof_small + $rate / $PAGE_ROUNDS")
     "${wrk_pages[@]}" -s "$SCRATCH/pages-big.lua" "http://127.0.0.1:$big/profile" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
-    prof_big=$(calc "$prof_big + $rate / 2")
+    prof_big=$(calc "$prof_big + $rate / $PAGE_ROUNDS")
     "${wrk_pages[@]}" -s "$SCRATCH/api-small.lua" "http://127.0.0.1:$small/api/me" >"$SCRATCH/w.txt"
     rate=$(wrk_rate "$SCRATCH/w.txt")
-    api_small=$(calc "$api_small + $rate / 2")
+    api_small=$(calc "$api_small + $rate / $PAGE_ROUNDS")
   done
 
   # Logins: the bcrypt limit just before and just after, averaged.

@@ -153,6 +153,14 @@ impl Presence {
     pub(crate) fn of(req: &Request<'_>) -> Presence {
         req.local_cache(|| Presence::Anonymous).clone()
     }
+
+    /// Whether this request's lookup failed (without a copy of the rest).
+    pub(crate) fn unavailable(req: &Request<'_>) -> bool {
+        matches!(
+            req.local_cache(|| Presence::Anonymous),
+            Presence::Unavailable
+        )
+    }
 }
 
 /// The signed-in user for this request: `Ok(None)` for anonymous visitors

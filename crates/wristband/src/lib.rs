@@ -12,7 +12,10 @@
 //! out), safe `next` redirects ([`SafeRedirect`]), fresh-login "sudo mode"
 //! ([`Fresh`]), bcrypt off the async workers with equal work for unknown
 //! users, a registry that ends a session on every instance at the next
-//! request, and "where you're signed in" lists.
+//! request, "where you're signed in" lists, and personal access tokens for
+//! API clients ([`tokens`]: `Authorization: Bearer wb_...`, through the same
+//! guards, Flask-Login's `request_loader` done once,
+//! [`UserStore::load_from_request`]).
 //!
 //! ## Quickstart
 //!
@@ -108,15 +111,16 @@
 //! `throttle_window_minutes` (15), `max_failed_logins_per_device` (5),
 //! `device_days` (365), `max_registrations_per_ip` (10),
 //! `session_idle_hours` (24), `history_days` (90), `secure_cookies` (all
-//! profiles but `debug`), `password_queue`. Paths, cookie names and which
+//! profiles but `debug`), `password_queue`, `token_days` (90),
+//! `allow_tokens_without_expiry` (false). Paths, cookie names and which
 //! requests get JSON are set on the [`Wristband`] builder.
 //!
 //! ## Databases
 //!
 //! SQLite and PostgreSQL, through sqlx's `Any` driver: one binary serves
 //! both, picked by the URL. wristband's own tables (`wristband_sessions`,
-//! `wristband_login_attempts`, `wristband_registrations`) are created at
-//! ignite by [`migrate`].
+//! `wristband_login_attempts`, `wristband_registrations`,
+//! `wristband_tokens`) are created at ignite by [`migrate`].
 
 #![deny(missing_docs)]
 
