@@ -198,20 +198,11 @@ struct NewTokenView {
 }
 
 /// What the token form shows again: what was typed, or the defaults.
+#[derive(Default)]
 struct TokenFormView<'a> {
     name: &'a str,
     expires_days: String,
     created: Option<NewTokenView>,
-}
-
-impl Default for TokenFormView<'_> {
-    fn default() -> Self {
-        TokenFormView {
-            name: "",
-            expires_days: String::new(),
-            created: None,
-        }
-    }
 }
 
 async fn settings_page(

@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::managed::{self, Managed};
 use crate::sessions::{self, CurrentSession};
 use crate::settings::Settings;
-use crate::store::{AuthUser, Presented, StoreError, UserStore};
+use crate::store::{AuthUser, Presentation, StoreError, UserStore};
 use crate::tokens::{self, CurrentToken};
 
 /// How many times a user has been looked up in the database, over the
@@ -62,7 +62,7 @@ pub struct CurrentUser<S: UserStore> {
 pub enum Via {
     /// Its wristband cookie, live in the registry.
     Wristband(CurrentSession),
-    /// Its own credentials ([`UserStore::load_from_request`]): one of
+    /// Its own credentials ([`UserStore::presented`]): one of
     /// wristband's API tokens, or `None` for a scheme of the host's.
     Request(Option<CurrentToken>),
 }
@@ -250,6 +250,12 @@ macro_rules! on_a_quick_connection {
 /// than the page.
 const TOUCH_EVERY_SECS: i64 = 5 * 60;
 
+/// What a request's own credentials came to.
+enum Presented<U> {
+    User(U, Option<CurrentToken>),
+    Refused,
+}
+
 /// What a lookup found.
 enum Found<S: UserStore> {
     User(CurrentUser<S>),
@@ -336,10 +342,24 @@ async fn from_request<S: UserStore>(
     store: &S,
     now: i64,
 ) -> Result<Found<S>, StoreUnavailable> {
-    let presented =
-        on_a_quick_connection!(db, |conn| store.load_from_request(req, conn, now)).await;
+    // Headers first: a request that presents nothing costs no query.
+    let loaded = match store.presented(req) {
+        Presentation::Nothing => return Ok(Found::Nobody),
+        Presentation::Malformed => Ok(None),
+        Presentation::Token(token) => on_a_quick_connection!(db, |conn| store
+            .load_by_token(conn, &token, now))
+        .await
+        .map(|found| found.map(|(user, token)| (user, Some(token)))),
+        Presentation::Custom(credential) => on_a_quick_connection!(db, |conn| store
+            .load_presented(conn, &credential, now))
+        .await
+        .map(|found| found.map(|user| (user, None))),
+    };
+    let presented = loaded.map(|found| match found {
+        Some((user, token)) => Presented::User(user, token),
+        None => Presented::Refused,
+    });
     match presented {
-        Ok(Presented::Nothing) => Ok(Found::Nobody),
         Ok(Presented::User(user, token)) => {
             if let Some(token) = &token {
                 if now - token.last_used >= TOUCH_EVERY_SECS {

@@ -15,7 +15,7 @@
 //! request, "where you're signed in" lists, and personal access tokens for
 //! API clients ([`tokens`]: `Authorization: Bearer wb_...`, through the same
 //! guards, Flask-Login's `request_loader` done once,
-//! [`UserStore::load_from_request`]).
+//! [`UserStore::presented`]).
 //!
 //! ## Quickstart
 //!
@@ -169,7 +169,8 @@ pub use settings::{
     MAX_TOKEN_DAYS, MIN_SERVING_BCRYPT_COST,
 };
 pub use store::{
-    bearer_token, AuthUser, Credentials, Presented, StoreError, Table, UserId, UserStore, UserTable,
+    bearer_token, AuthUser, Credentials, Presentation, StoreError, Table, UserId, UserStore,
+    UserTable,
 };
 
 /// Whether this request gets JSON answers, by the rule the fairing was

@@ -59,18 +59,21 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// What a request's own credentials (anything but the wristband cookie)
-/// came to: [`UserStore::load_from_request`]'s answer.
-#[derive(Debug)]
-pub enum Presented<U> {
-    /// It presented none: anonymous.
+/// The credentials a request without a wristband cookie presents, read
+/// from its headers without the database: [`UserStore::presented`]'s
+/// answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presentation {
+    /// None: the request is anonymous (and costs no query).
     Nothing,
-    /// It is this user's; by this API token, for wristband's own tokens.
-    User(U, Option<CurrentToken>),
-    /// It presented credentials that are wrong, expired or revoked: 401,
-    /// with `WWW-Authenticate: Bearer error="invalid_token"`, and the
-    /// attempt counts toward its address's throttle.
-    Refused,
+    /// Something that cannot be valid (a malformed token): refused at once,
+    /// as a wrong one would be.
+    Malformed,
+    /// One of wristband's API tokens, by its hash.
+    Token(TokenHash),
+    /// A credential of the host's own scheme, for
+    /// [`UserStore::load_presented`].
+    Custom(String),
 }
 
 /// Where your users live: the part of Flask-Login's `user_loader` and of
@@ -115,18 +118,28 @@ pub trait UserStore: Send + Sync + 'static {
         Ok(self.load(db, id).await?.map(|user| (user, session)))
     }
 
-    /// Flask-Login's `request_loader`: the user of a request that came
-    /// without a wristband cookie, from its headers. The default reads
-    /// wristband's API tokens ([`bearer_token`]: `Authorization: Bearer
-    /// wb_...`, on paths under `/api/`). Answer [`Presented::Nothing`] to
-    /// turn tokens off, or read a header scheme of your own.
-    async fn load_from_request(
+    /// Flask-Login's `request_loader`, first half: what credentials a
+    /// request that came without a wristband cookie presents, from its
+    /// headers alone. The default reads wristband's API tokens
+    /// ([`bearer_token`]: `Authorization: Bearer wb_...`, on paths under
+    /// `/api/`). Answer [`Presentation::Nothing`] to turn tokens off, or
+    /// [`Presentation::Custom`] for a header scheme of your own.
+    fn presented(&self, req: &Request<'_>) -> Presentation {
+        bearer_token(req)
+    }
+
+    /// The second half, for [`Presentation::Custom`]: the active user the
+    /// credential belongs to, or `None` to refuse it (401 with
+    /// `WWW-Authenticate: Bearer error="invalid_token"`, counted toward the
+    /// address's throttle). The default refuses everything.
+    async fn load_presented(
         &self,
-        req: &Request<'_>,
         db: &mut AnyConnection,
+        credential: &str,
         now: i64,
-    ) -> Result<Presented<Self::User>, StoreError> {
-        bearer_token(self, req, db, now).await
+    ) -> Result<Option<Self::User>, StoreError> {
+        let _ = (db, credential, now);
+        Ok(None)
     }
 
     /// The active user behind a live API token. The default asks the token
@@ -148,30 +161,22 @@ pub trait UserStore: Send + Sync + 'static {
     }
 }
 
-/// wristband's API tokens, as [`UserStore::load_from_request`] reads them by
+/// wristband's API tokens, as [`UserStore::presented`] reads them by
 /// default: only for paths under `/api/` (pages and their forms never
 /// accept a token), from `Authorization: Bearer wb_...`. A header that is
-/// there but names no live token is [`Presented::Refused`].
-pub async fn bearer_token<S: UserStore + ?Sized>(
-    store: &S,
-    req: &Request<'_>,
-    db: &mut AnyConnection,
-    now: i64,
-) -> Result<Presented<S::User>, StoreError> {
+/// there but cannot be one of ours is [`Presentation::Malformed`].
+pub fn bearer_token(req: &Request<'_>) -> Presentation {
     let path = req.uri().path();
     if !(path == "/api" || path.starts_with("/api/")) {
-        return Ok(Presented::Nothing);
+        return Presentation::Nothing;
     }
-    let Some(header) = req.headers().get_one("Authorization") else {
-        return Ok(Presented::Nothing);
-    };
-    let Some(token) = tokens::presented(header) else {
-        return Ok(Presented::Refused);
-    };
-    Ok(match store.load_by_token(db, &token, now).await? {
-        Some((user, token)) => Presented::User(user, Some(token)),
-        None => Presented::Refused,
-    })
+    match req.headers().get_one("Authorization") {
+        None => Presentation::Nothing,
+        Some(header) => match tokens::presented(header) {
+            Some(token) => Presentation::Token(token),
+            None => Presentation::Malformed,
+        },
+    }
 }
 
 /// A SQL table of users, described by constants; [`Table`] turns the

@@ -10,12 +10,13 @@ use rocket::figment::Figment;
 use rocket::form::Form;
 use rocket::http::{ContentType, Status};
 use rocket::local::asynchronous::Client;
-use rocket::{get, post, routes, Build, FromForm, Rocket};
+use rocket::{get, post, routes, Build, FromForm, Request, Rocket};
 use rocket_db_pools::Database;
 use sqlx::AnyConnection;
 use wristband::{
     AuthUser, Authenticator, Credentials, CsrfForm, CsrfToken, CurrentUser, DbPool, Error,
-    LoginOutcome, PasswordHash, StoreError, Table, TokenOnly, UserStore, UserTable, Wristband,
+    LoginOutcome, PasswordHash, Presentation, StoreError, Table, TokenOnly, UserStore, UserTable,
+    Wristband,
 };
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -52,6 +53,9 @@ pub type People = Table<Person>;
 pub struct Memory {
     pub people: HashMap<String, (Person, PasswordHash)>,
     pub failing: Arc<AtomicBool>,
+    /// Whether wristband's bearer tokens are on; an `X-Key` header of the
+    /// host's own scheme always is.
+    pub tokens: bool,
 }
 
 impl Memory {
@@ -64,6 +68,7 @@ impl Memory {
         Memory {
             people: HashMap::from([("ada".to_string(), (ada, hash))]),
             failing: Arc::default(),
+            tokens: true,
         }
     }
 
@@ -99,6 +104,27 @@ impl UserStore for Memory {
             password_hash: hash.clone(),
             active: true,
         }))
+    }
+
+    fn presented(&self, req: &Request<'_>) -> Presentation {
+        if let Some(key) = req.headers().get_one("X-Key") {
+            return Presentation::Custom(key.to_string());
+        }
+        if self.tokens {
+            wristband::bearer_token(req)
+        } else {
+            Presentation::Nothing
+        }
+    }
+
+    async fn load_presented(
+        &self,
+        _db: &mut AnyConnection,
+        key: &str,
+        _now: i64,
+    ) -> Result<Option<Person>, StoreError> {
+        self.check()?;
+        Ok((key == "ada-key").then(|| self.people["ada"].0.clone()))
     }
 }
 
@@ -191,7 +217,12 @@ macro_rules! host_routes {
             Ok("out")
         }
 
-        routes![private, maybe, token, login, logout]
+        #[get("/api/whoami")]
+        fn whoami(user: CurrentUser<$store>) -> String {
+            user.name.clone()
+        }
+
+        routes![private, maybe, token, login, logout, whoami]
     }};
 }
 

@@ -99,3 +99,38 @@ async fn any_store_will_do_and_a_failing_one_is_503_never_anonymous() {
         Status::SeeOther
     );
 }
+
+#[rocket::async_test]
+async fn a_host_may_read_its_own_header_scheme_or_turn_tokens_off() {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    let store = Memory {
+        tokens: false,
+        ..Memory::with_ada()
+    };
+    let client = Client::untracked(memory_app(&dir, store))
+        .await
+        .expect("launches");
+    let key = |value: &'static str| rocket::http::Header::new("X-Key", value);
+    let right = client
+        .get("/private")
+        .header(key("ada-key"))
+        .dispatch()
+        .await;
+    assert_eq!(right.into_string().await.as_deref(), Some("hello ada"));
+    let wrong = client
+        .get("/api/whoami")
+        .header(key("bob-key"))
+        .dispatch()
+        .await;
+    assert_eq!(wrong.status(), Status::Unauthorized);
+    assert_eq!(
+        wrong.headers().get_one("WWW-Authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    // Bearer tokens are off for this host: a token is no credential at all.
+    let bearer =
+        rocket::http::Header::new("Authorization", format!("Bearer wb_{}", "ab".repeat(32)));
+    let anonymous = client.get("/api/whoami").header(bearer).dispatch().await;
+    assert_eq!(anonymous.status(), Status::Unauthorized);
+    assert_eq!(anonymous.headers().get_one("WWW-Authenticate"), None);
+}
