@@ -761,3 +761,74 @@ async fn ending_a_session_from_settings_signs_the_other_browser_out() {
     phone.close().await;
     laptop.close().await;
 }
+
+/// `GET path` on the app with only this bearer token (no browser, no
+/// cookies): the status code.
+fn api_status(app: &App, path: &str, token: &str) -> u16 {
+    use std::io::{Read, Write};
+    let origin = app.url("");
+    let address = origin.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the app");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read the answer");
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_api_token_is_made_shown_once_used_and_revoked() {
+    let (app, browser) = app_and_browser!("an_api_token_is_made_shown_once_used_and_revoked");
+    browser.register("tess", PASSWORD).await;
+    browser.goto("/settings").await;
+
+    // A nameless token is refused, with focus on the field that says why.
+    browser
+        .click_to_navigate("form[action='/settings/tokens'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 422);
+    assert_eq!(browser.focused_id().await, "token_name");
+    assert_eq!(
+        browser.attr("#token_name", "aria-describedby").await,
+        "token_name-error"
+    );
+
+    browser.fill("#token_name", "deploy script").await;
+    browser
+        .click_to_navigate("form[action='/settings/tokens'] [type=submit]")
+        .await;
+    assert_eq!(browser.status().await, 200);
+    let token = browser.text("#new-token code.token").await;
+    assert!(token.starts_with("wb_") && token.len() == 67, "{token:?}");
+    // A 67-character token must not push a phone's page sideways (checked
+    // at 320 px with every page state), nor fail axe.
+    for width in [320, 390, 1280] {
+        browser.screenshot_at("token-shown", width).await;
+    }
+    assert_eq!(api_status(&app, "/api/me", &token), 200);
+
+    // Shown once: the settings page lists it by name only.
+    browser.goto("/settings").await;
+    assert_eq!(browser.count("#new-token").await, 0);
+    assert!(browser
+        .text("#tokens tbody")
+        .await
+        .contains("deploy script"));
+    browser
+        .click_to_navigate("#tokens tbody button[type=submit]")
+        .await;
+    browser.wait_for_location("/settings").await;
+    assert_eq!(
+        flash(&browser).await,
+        "The token has been revoked: it no longer works."
+    );
+    assert_eq!(api_status(&app, "/api/me", &token), 401);
+    browser.close().await;
+}
