@@ -87,7 +87,8 @@ pub async fn migrate(db: &DbPool) -> Result<(), Error> {
             .bind(migration.name)
             .execute(&mut *tx)
             .await?;
-        log::info!(
+        // Debug, not info: the CLI's output must stay its own on a first run.
+        log::debug!(
             "wristband: applied migration {} ({})",
             migration.version,
             migration.name
