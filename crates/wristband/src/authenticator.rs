@@ -83,9 +83,13 @@ impl<'r, S: UserStore> FromRequest<'r> for Authenticator<'r, S> {
         };
         // Who is signed in, so the band knows its session. A database that
         // cannot say must not stop a logout from taking the cookies off.
-        let _ = current_user::<S>(req).await;
-        let by_token = matches!(Presence::of(req), Presence::ByRequest);
-        let band = Band::of(req, &managed);
+        let current = current_user::<S>(req)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|user| user.session().cloned());
+        let by_token = Presence::of(req) == Presence::ByRequest;
+        let band = Band::of(req, &managed, current);
         let jar = req.cookies();
         let settings = managed.settings;
         Outcome::Success(Authenticator {

@@ -24,7 +24,6 @@ use crate::client::ClientInfo;
 use crate::cookie::{self, presented_token};
 use crate::db::DbPool;
 use crate::error::Error;
-use crate::guard::Presence;
 use crate::managed::Managed;
 use crate::sessions::{self, CurrentSession, NewSession, TokenHash};
 use crate::settings::Settings;
@@ -70,16 +69,13 @@ pub struct Band<'r> {
 }
 
 impl<'r> Band<'r> {
-    /// This request's band. Call after the user was looked up (or the
-    /// lookup failed: a logout must still take the cookies off).
-    pub(crate) fn of(req: &'r Request<'_>, managed: &Managed<'r>) -> Band<'r> {
-        let current = match Presence::of(req) {
-            Presence::SignedIn(session) => Some(session),
-            Presence::Anonymous
-            | Presence::ByRequest
-            | Presence::Refused
-            | Presence::Unavailable => None,
-        };
+    /// This request's band; `current` is the live session its wristband
+    /// belongs to, if the lookup found one.
+    pub(crate) fn of(
+        req: &'r Request<'_>,
+        managed: &Managed<'r>,
+        current: Option<CurrentSession>,
+    ) -> Band<'r> {
         Band {
             jar: req.cookies(),
             db: managed.db,

@@ -177,7 +177,7 @@ impl<S: UserStore> Wristband<S> {
 /// anonymous page. Such a response becomes a 503; the cookie changes it
 /// made (a logout's removals) are kept.
 fn unavailable_is_503<'r>(req: &'r Request<'_>, res: &mut Response<'r>) {
-    if res.status().code >= 400 || !Presence::unavailable(req) {
+    if res.status().code >= 400 || Presence::of(req) != Presence::Unavailable {
         return;
     }
     let cookies: Vec<String> = res

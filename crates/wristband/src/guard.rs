@@ -133,14 +133,14 @@ where
 /// This request's user, read once and cached in the request.
 struct Identity<S: UserStore>(Result<Option<CurrentUser<S>>, StoreUnavailable>);
 
-/// What this request's lookup found, without the user's type: for the 401
-/// catcher and the cookie guard, which serve every store alike.
-#[derive(Debug, Clone)]
+/// What this request's lookup came to, without the user's type: for the
+/// 401 catcher and the response hook, which serve every store alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Presence {
     /// No lookup ran, or it found nobody.
     Anonymous,
-    /// Signed in, by this session.
-    SignedIn(CurrentSession),
+    /// Signed in by a wristband.
+    SignedIn,
     /// Signed in by the request's own credentials (an API token).
     ByRequest,
     /// Credentials presented that are wrong, expired or revoked.
@@ -151,15 +151,7 @@ pub(crate) enum Presence {
 
 impl Presence {
     pub(crate) fn of(req: &Request<'_>) -> Presence {
-        req.local_cache(|| Presence::Anonymous).clone()
-    }
-
-    /// Whether this request's lookup failed (without a copy of the rest).
-    pub(crate) fn unavailable(req: &Request<'_>) -> bool {
-        matches!(
-            req.local_cache(|| Presence::Anonymous),
-            Presence::Unavailable
-        )
+        *req.local_cache(|| Presence::Anonymous)
     }
 }
 
@@ -175,7 +167,7 @@ pub async fn current_user<'r, S: UserStore>(
             let found = load::<S>(req).await;
             req.local_cache(|| match &found {
                 Ok(Found::User(signed)) => match &signed.via {
-                    Via::Wristband(session) => Presence::SignedIn(session.clone()),
+                    Via::Wristband(_) => Presence::SignedIn,
                     Via::Request(_) => Presence::ByRequest,
                 },
                 Ok(Found::Nobody) => Presence::Anonymous,

@@ -5,6 +5,7 @@
 //! to need expiring (sessions, tokens) adds a line there and a count to
 //! [`Pruned`].
 
+use std::future::Future;
 use std::time::Duration;
 
 use rocket::tokio::{self, time};
@@ -28,9 +29,9 @@ pub const EVERY: Duration = Duration::from_secs(60 * 60);
 /// What one pruning removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
-    /// Rows of the login history (`login_attempts`).
+    /// Rows of the login history (`wristband_login_attempts`).
     pub login_attempts: u64,
-    /// Registry rows of sessions that expired (`sessions`).
+    /// Registry rows of sessions that expired (`wristband_sessions`).
     pub sessions: u64,
     /// API tokens that expired (`wristband_tokens`).
     pub tokens: u64,
@@ -55,33 +56,31 @@ impl Pruned {
 /// ```
 pub async fn prune(db: &AnyPool, settings: &Settings, now: i64) -> Result<Pruned, Error> {
     let cutoff = now.saturating_sub(settings.history_secs());
-    let mut pruned = Pruned::default();
+    Ok(Pruned {
+        login_attempts: in_batches(|| attempts::prune_before(db, cutoff, BATCH_ROWS)).await?,
+        // Expired wristbands and tokens are refused already; their rows
+        // only take room.
+        sessions: in_batches(|| sessions::prune_expired(db, now, BATCH_ROWS)).await?,
+        tokens: in_batches(|| crate::tokens::prune_expired(db, now, BATCH_ROWS)).await?,
+    })
+}
+
+/// Runs `batch` (a delete of up to [`BATCH_ROWS`] rows) until it deletes
+/// fewer, yielding in between; how many rows went in all.
+async fn in_batches<F, Fut>(batch: F) -> Result<u64, Error>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<u64, Error>>,
+{
+    let mut total = 0;
     loop {
-        let done = attempts::prune_before(db, cutoff, BATCH_ROWS).await?;
-        pruned.login_attempts += done;
+        let done = batch().await?;
+        total += done;
         if done < u64::from(BATCH_ROWS) {
-            break;
+            return Ok(total);
         }
         tokio::task::yield_now().await;
     }
-    // Expired wristbands are refused already; their rows only take room.
-    loop {
-        let done = sessions::prune_expired(db, now, BATCH_ROWS).await?;
-        pruned.sessions += done;
-        if done < u64::from(BATCH_ROWS) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    loop {
-        let done = crate::tokens::prune_expired(db, now, BATCH_ROWS).await?;
-        pruned.tokens += done;
-        if done < u64::from(BATCH_ROWS) {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    Ok(pruned)
 }
 
 /// At liftoff, starts a task that prunes at once and then every [`EVERY`],
@@ -89,44 +88,42 @@ pub async fn prune(db: &AnyPool, settings: &Settings, now: i64) -> Result<Pruned
 /// statement, so stopping between two loses nothing). Several instances on
 /// one database each prune; deleting what another deleted is a no-op.
 pub(crate) fn start(rocket: &Rocket<Orbit>) {
-    {
-        {
-            let (Some(db), Some(settings), Some(clock)) = (
-                rocket.state::<DbPool>(),
-                rocket.state::<Settings>(),
-                rocket.state::<Clock>(),
-            ) else {
-                log::error!("retention: the database, settings or clock is not attached");
-                return;
-            };
-            let db: AnyPool = (**db).clone();
-            let settings = settings.clone();
-            let clock = clock.clone();
-            let mut shutdown = rocket.shutdown();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = &mut shutdown => break,
-                        pruned = prune(&db, &settings, clock.now()) => match pruned {
-                            Ok(p) if p.total() > 0 => {
-                                log::info!(
-                                    "pruned {} login attempts older than {} days and {} expired sessions",
-                                    p.login_attempts,
-                                    settings.history_days,
-                                    p.sessions
-                                );
-                            }
-                            Ok(_) => {}
-                            // The next round tries again; nothing is lost.
-                            Err(e) => log::warn!("pruning old history failed: {e}"),
-                        },
+    let (Some(db), Some(settings), Some(clock)) = (
+        rocket.state::<DbPool>(),
+        rocket.state::<Settings>(),
+        rocket.state::<Clock>(),
+    ) else {
+        log::error!("retention: the database, settings or clock is not attached");
+        return;
+    };
+    let db: AnyPool = (**db).clone();
+    let settings = settings.clone();
+    let clock = clock.clone();
+    let mut shutdown = rocket.shutdown();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                pruned = prune(&db, &settings, clock.now()) => match pruned {
+                    Ok(p) if p.total() > 0 => {
+                        log::info!(
+                            "pruned {} login attempts older than {} days, {} expired sessions \
+                             and {} expired API tokens",
+                            p.login_attempts,
+                            settings.history_days,
+                            p.sessions,
+                            p.tokens
+                        );
                     }
-                    tokio::select! {
-                        _ = &mut shutdown => break,
-                        _ = time::sleep(EVERY) => {}
-                    }
-                }
-            });
+                    Ok(_) => {}
+                    // The next round tries again; nothing is lost.
+                    Err(e) => log::warn!("pruning old history failed: {e}"),
+                },
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = time::sleep(EVERY) => {}
+            }
         }
-    }
+    });
 }

@@ -128,7 +128,10 @@ pub struct Session {
 
 /// A row's `public_id`: only ever written by [`create`], so anything else in
 /// it is corruption, reported rather than trusted.
-fn stored_public_id(row: &sqlx::any::AnyRow, column: &str) -> Result<PublicId, StoreError> {
+pub(crate) fn stored_public_id(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<PublicId, StoreError> {
     let stored: String = row.try_get(column)?;
     PublicId::parse(&stored)
         .ok_or_else(|| StoreError::Corrupt(format!("stored session id {stored:?}")))

@@ -12,7 +12,7 @@ use std::fmt;
 use sqlx::{AnyPool, Row};
 
 use crate::error::Error;
-use crate::sessions::{PublicId, TokenHash};
+use crate::sessions::{stored_public_id, PublicId, TokenHash};
 use crate::store::StoreError;
 
 /// What every token starts with: greppable in leaked code, and told apart
@@ -234,11 +234,9 @@ pub async fn find_live(
 /// The token in a row's `wb_token_id`, `wb_token_public_id` and
 /// `wb_last_used` columns.
 pub fn current_from_row(row: &sqlx::any::AnyRow) -> Result<CurrentToken, StoreError> {
-    let public_id: String = row.try_get("wb_token_public_id")?;
     Ok(CurrentToken {
         id: row.try_get("wb_token_id")?,
-        public_id: PublicId::parse(&public_id)
-            .ok_or_else(|| StoreError::Corrupt(format!("stored token id {public_id:?}")))?,
+        public_id: stored_public_id(row, "wb_token_public_id")?,
         last_used: row.try_get("wb_last_used")?,
     })
 }
@@ -266,12 +264,10 @@ pub async fn list(db: &AnyPool, user_id: &str, now: i64) -> Result<Vec<Token>, E
     .await?;
     rows.iter()
         .map(|row| {
-            let public_id: String = row.try_get("public_id")?;
             let last_used: i64 = row.try_get("last_used")?;
             let expires_at: i64 = row.try_get("expires_at")?;
             Ok(Token {
-                public_id: PublicId::parse(&public_id)
-                    .ok_or_else(|| Error::Corrupt(format!("stored token id {public_id:?}")))?,
+                public_id: stored_public_id(row, "public_id")?,
                 name: row.try_get("name")?,
                 created_at: row.try_get("created_at")?,
                 last_used: (last_used > 0).then_some(last_used),

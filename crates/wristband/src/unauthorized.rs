@@ -112,7 +112,7 @@ pub fn unauthorized(req: &Request<'_>) -> Unauthorized {
     let next = return_target(req);
     Unauthorized::Redirect(Box::new(match presence {
         // Signed in, yet refused: the session is not fresh enough.
-        Presence::SignedIn(_) => Flash::warning(
+        Presence::SignedIn => Flash::warning(
             redirect_with_next(&settings.reauth_path, next),
             REAUTH_MESSAGE,
         ),
